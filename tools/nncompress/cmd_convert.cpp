@@ -1,0 +1,77 @@
+// `nncompress convert IN -o OUT`: re-serializes a model through the IR, moving weights into or
+// out of external data.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli.h"
+#include "nncompress/onnx/export.h"
+#include "nncompress/onnx/import.h"
+#include "nncompress/support/file_io.h"
+
+namespace nnc::cli {
+namespace {
+
+struct ConvertOptions {
+  std::string model;
+  std::string external_data;  // "" (not given), or a threshold in bytes
+  bool external_given = false;
+};
+
+}  // namespace
+
+Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
+  auto options = std::make_shared<ConvertOptions>();
+  CLI::App* app = root.add_subcommand("convert", "Re-write a model through nncompress's IR (e.g. to or from external data)");
+  app->add_option("model", options->model, "The input .onnx model")->required();
+  app->add_option("-o,--output", global.output, "Output .onnx path")->required();
+  app->add_option("--external-data", options->external_data,
+                  "Store tensors of at least THRESHOLD bytes (default 1024) in <output>.data")
+      ->expected(0, 1)
+      ->type_name("[THRESHOLD]");
+  return {app, [options, app, &global]() -> int {
+            auto start = std::chrono::steady_clock::now();
+            SaveOptions save;
+            save.overwrite = global.force;
+            if (app->count("--external-data") > 0) {
+              save.external_data = true;
+              if (!options->external_data.empty()) {
+                try {
+                  size_t used = 0;
+                  save.external_threshold = std::stoull(options->external_data, &used);
+                  if (used != options->external_data.size()) throw std::invalid_argument("trailing");
+                } catch (const std::exception&) {
+                  return reportError(invalidArgument("--external-data: '" + options->external_data + "' is not a byte count"));
+                }
+              }
+            }
+            auto in_size = fileSize(options->model);
+            if (!in_size) return reportError(in_size.status());
+            auto model = loadModel(options->model);
+            if (!model) return reportError(model.status());
+            auto saved = saveModel(*model, global.output, save);
+            if (!saved) return reportError(saved.status());
+            double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            if (saved->external_forced)
+              spdlog::warn("the model is over protobuf's 2 GiB limit: its weights were written to external data");
+            if (global.json) {
+              nlohmann::ordered_json j;
+              j["input"] = options->model;
+              j["input_bytes"] = *in_size;
+              j["output"] = global.output;
+              j["output_bytes"] = saved->model_bytes;
+              j["external_data"] = saved->external_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(saved->external_path);
+              j["external_data_bytes"] = saved->external_bytes;
+              j["seconds"] = seconds;
+              printJson(j);
+            } else if (!global.quiet) {
+              std::string external = saved->external_path.empty() ? "" : " + " + saved->external_path + " (" + formatBytes(saved->external_bytes) + ")";
+              std::printf("converted %s (%s) -> %s (%s)%s in %.2f s\n", options->model.c_str(), formatBytes(*in_size).c_str(),
+                          global.output.c_str(), formatBytes(saved->model_bytes).c_str(), external.c_str(), seconds);
+            }
+            return kExitOk;
+          }};
+}
+
+}  // namespace nnc::cli
