@@ -9,11 +9,13 @@
 
 namespace nnc {
 
-OwnedBuffer::OwnedBuffer(size_t size) : size_(size) {
+OwnedBuffer::OwnedBuffer(size_t size, bool zero_fill) : size_(size) {
   size_t rounded = (size + 63) / 64 * 64;
-  data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded == 0 ? 64 : rounded));
+  if (rounded == 0) rounded = 64;
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
   if (data_ == nullptr) throw std::bad_alloc();
-  std::memset(data_, 0, rounded == 0 ? 64 : rounded);
+  if (zero_fill) std::memset(data_, 0, rounded);
+  else if (rounded > size) std::memset(data_ + size, 0, rounded - size);  // padding stays defined
 }
 
 OwnedBuffer::~OwnedBuffer() { std::free(data_); }
@@ -45,6 +47,16 @@ Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape, uint8_t** data) {
   t.dtype = dtype;
   t.shape = std::move(shape);
   auto buffer = std::make_shared<OwnedBuffer>(dtypeStorageBytes(dtype, static_cast<uint64_t>(t.elementCount())));
+  if (data != nullptr) *data = buffer->mutableData();
+  t.buffer = std::move(buffer);
+  return t;
+}
+
+Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape, uint8_t** data) {
+  Tensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  auto buffer = std::make_shared<OwnedBuffer>(dtypeStorageBytes(dtype, static_cast<uint64_t>(t.elementCount())), false);
   if (data != nullptr) *data = buffer->mutableData();
   t.buffer = std::move(buffer);
   return t;

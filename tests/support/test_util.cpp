@@ -151,3 +151,11 @@ std::string readFile(const std::string& path) {
 }
 
 }  // namespace nnc::test
+
+namespace nnc::test {
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+}  // namespace nnc::test

@@ -34,3 +34,8 @@ onnx::ModelProto parseText(const char* text);
 void writeFile(const std::string& path, const std::string& bytes);
 std::string readFile(const std::string& path);
 }  // namespace nnc::test
+
+namespace nnc::test {
+// "[2,3]" for messages.
+std::string shapeText(const std::vector<int64_t>& shape);
+}  // namespace nnc::test

@@ -26,7 +26,8 @@ class Buffer {
 // A buffer that owns 64-byte aligned memory; writable until it is shared.
 class OwnedBuffer final : public Buffer {
  public:
-  explicit OwnedBuffer(size_t size);  // zero-filled
+  // Zero-filled unless `zero_fill` is false (then every byte must be written before reading).
+  explicit OwnedBuffer(size_t size, bool zero_fill = true);
   ~OwnedBuffer() override;
   OwnedBuffer(const OwnedBuffer&) = delete;
   OwnedBuffer& operator=(const OwnedBuffer&) = delete;
@@ -83,6 +84,8 @@ struct Tensor {
 
   // A zero-filled tensor with its own buffer, and a pointer to write its data.
   static Tensor zeros(DType dtype, std::vector<int64_t> shape, uint8_t** data);
+  // Like zeros() without the fill: the caller writes every element.
+  static Tensor uninitialized(DType dtype, std::vector<int64_t> shape, uint8_t** data);
   // A tensor copied from typed values.
   template <typename T>
   static Tensor fromValues(DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
