@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <unordered_map>
 
@@ -212,7 +213,8 @@ Status checkInput(const Value& value, const Tensor& tensor) {
 
 }  // namespace
 
-Expected<std::vector<Tensor>> Session::run(const NamedTensors& inputs, const ValueObserver* observer) const {
+Expected<std::vector<Tensor>> Session::run(const NamedTensors& inputs, const ValueObserver* observer,
+                                           Profile* profile) const {
   const Plan& main = *plans_.front();
   std::vector<Tensor> ordered(main.input_slots.size());
   std::vector<bool> given(ordered.size(), false);
@@ -230,11 +232,11 @@ Expected<std::vector<Tensor>> Session::run(const NamedTensors& inputs, const Val
       return invalidArgument("input '" + graph_inputs[i]->name() + "' is missing");
   const int threads = options_.threads > 0 ? options_.threads : omp_get_num_procs();
   omp_set_num_threads(threads);
-  return runPlan(main, std::move(ordered), nullptr, observer);
+  return runPlan(main, std::move(ordered), nullptr, observer, profile);
 }
 
 Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Tensor> inputs, const Frame* parent,
-                                               const ValueObserver* observer) const {
+                                               const ValueObserver* observer, Profile* profile) const {
   Frame frame{&plan, std::vector<Tensor>(static_cast<size_t>(plan.slot_count)), parent};
   for (const auto& [slot, tensor] : plan.constants) frame.slots[static_cast<size_t>(slot)] = *tensor;
   for (size_t i = 0; i < plan.input_slots.size() && i < inputs.size(); ++i)
@@ -252,7 +254,7 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
   };
   SubgraphRunner runner = [&](const Graph& g, std::vector<Tensor> sub_inputs) -> Expected<std::vector<Tensor>> {
     for (const auto& p : plans_)
-      if (p->graph == &g) return runPlan(*p, std::move(sub_inputs), &frame, nullptr);
+      if (p->graph == &g) return runPlan(*p, std::move(sub_inputs), &frame, nullptr, profile);
     return unsupported("subgraph was not planned");
   };
   const int threads = options_.threads > 0 ? options_.threads : omp_get_num_procs();
@@ -274,8 +276,15 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
       in.push_back(t);
     }
     KernelContext ctx(*step.node, step.opset, std::move(in), step.outputs.size(), threads, &runner);
+    const auto started = profile != nullptr ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status status = step.def->forward(ctx);
     if (!status.isOk()) return status;
+    if (profile != nullptr) {
+      // Subgraph time is counted both in the subgraph's ops and in the If/Loop that ran it.
+      auto& entry = profile->by_op[(step.node->domain.empty() ? "" : step.node->domain + ".") + step.node->op_type];
+      entry.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      ++entry.calls;
+    }
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       if (step.outputs[o] < 0) continue;
       Tensor& out = ctx.outputs()[o];

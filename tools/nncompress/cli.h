@@ -52,5 +52,9 @@ struct Command {
 
 Command addInspectCommand(CLI::App& root, GlobalOptions& global);
 Command addConvertCommand(CLI::App& root, GlobalOptions& global);
+Command addRunCommand(CLI::App& root, GlobalOptions& global);
+Command addEvalCommand(CLI::App& root, GlobalOptions& global);
+Command addCompareCommand(CLI::App& root, GlobalOptions& global);
+Command addBenchCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   commands.push_back(addInspectCommand(app, global));
   commands.push_back(addConvertCommand(app, global));
+  commands.push_back(addRunCommand(app, global));
+  commands.push_back(addEvalCommand(app, global));
+  commands.push_back(addCompareCommand(app, global));
+  commands.push_back(addBenchCommand(app, global));
 
   try {
     app.parse(argc, argv);

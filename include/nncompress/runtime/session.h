@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,15 @@ using ValueObserver = std::function<void(const Value&, const Tensor&)>;
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// Time spent per op type during runs (filled when passed to run()).
+struct Profile {
+  struct Entry {
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::map<std::string, Entry> by_op;  // "Conv", "com.microsoft.QLinearAdd", ...
+};
+
 class Session {
  public:
   // Binds a kernel to every node (subgraphs included). Fails with the list of every op the
@@ -32,7 +42,8 @@ class Session {
 
   // Runs the graph. `inputs` are matched by name to the graph inputs that are not
   // initializers; outputs come in graph-output order.
-  Expected<std::vector<Tensor>> run(const NamedTensors& inputs, const ValueObserver* observer = nullptr) const;
+  Expected<std::vector<Tensor>> run(const NamedTensors& inputs, const ValueObserver* observer = nullptr,
+                                    Profile* profile = nullptr) const;
 
   const Model& model() const { return model_; }
   // Graph inputs that must be fed (initializers excluded).
@@ -45,7 +56,7 @@ class Session {
   Session(const Model& model, SessionOptions options);
   Status planGraph(const Graph& graph, std::vector<std::string>& missing);
   Expected<std::vector<Tensor>> runPlan(const Plan& plan, std::vector<Tensor> inputs, const Frame* parent,
-                                        const ValueObserver* observer) const;
+                                        const ValueObserver* observer, Profile* profile) const;
 
   const Model& model_;
   SessionOptions options_;

@@ -1,0 +1,72 @@
+// Shared data options (see cli_data.h).
+#include "cli_data.h"
+
+namespace nnc::cli {
+
+void addDataOptions(CLI::App* app, DataOptions& options, bool with_labels) {
+  app->add_option("--data", options.data, "Samples: [INPUT=]PATH (.npy; repeat for several inputs; see docs/data.md)")->required();
+  if (with_labels) app->add_option("--labels", options.labels, "Labels: .npy or text (one integer per line)");
+  app->add_option("--scale", options.scale, "Multiply samples by this (e.g. 1/255) when feeding float inputs")->default_str("1");
+  app->add_option("--mean", options.mean, "Per-channel mean subtracted after --scale")->delimiter(',');
+  app->add_option("--std", options.std, "Per-channel std divided after --mean")->delimiter(',');
+  app->add_option("--batch-size", options.batch_size, "Samples per run")->default_str("32")->check(CLI::PositiveNumber);
+  app->add_option("--limit", options.limit, "Use only the first N samples (0: all)")->check(CLI::NonNegativeNumber);
+}
+
+namespace {
+
+Expected<double> parseScale(const std::string& text) {
+  try {
+    size_t slash = text.find('/');
+    if (slash == std::string::npos) {
+      size_t used = 0;
+      double v = std::stod(text, &used);
+      if (used == text.size()) return v;
+    } else {
+      size_t used_a = 0, used_b = 0;
+      std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+      double num = std::stod(a, &used_a), den = std::stod(b, &used_b);
+      if (used_a == a.size() && used_b == b.size() && den != 0) return num / den;
+    }
+  } catch (const std::exception&) {
+  }
+  return invalidArgument("--scale: '" + text + "' is not a number or a fraction like 1/255");
+}
+
+}  // namespace
+
+Expected<Dataset> buildDataset(const Session& session, const DataOptions& options) {
+  Dataset dataset;
+  for (const std::string& spec : options.data) NNC_RETURN_IF_ERROR(addDataSpec(dataset, session, spec).withContext("--data"));
+  if (!options.labels.empty()) {
+    auto labels = readLabels(options.labels);
+    if (!labels) return labels.status().withContext("--labels");
+    dataset.setLabels(std::move(labels).value());
+  }
+  Preprocess pre;
+  NNC_ASSIGN_OR_RETURN(pre.scale, parseScale(options.scale));
+  pre.mean = options.mean;
+  pre.std = options.std;
+  dataset.setPreprocess(pre);
+  NNC_RETURN_IF_ERROR(dataset.validate(session));
+  return dataset;
+}
+
+Expected<std::map<std::string, int64_t>> parseDims(const std::vector<std::string>& specs) {
+  std::map<std::string, int64_t> dims;
+  for (const std::string& spec : specs) {
+    size_t eq = spec.find('=');
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument("no =");
+      size_t used = 0;
+      int64_t v = std::stoll(spec.substr(eq + 1), &used);
+      if (used != spec.size() - eq - 1 || v < 0) throw std::invalid_argument("bad value");
+      dims[spec.substr(0, eq)] = v;
+    } catch (const std::exception&) {
+      return invalidArgument("--dim: '" + spec + "' is not NAME=VALUE with a non-negative integer");
+    }
+  }
+  return dims;
+}
+
+}  // namespace nnc::cli
