@@ -43,6 +43,11 @@ int64_t Node::attrInt(const std::string& attr_name, int64_t fallback) const {
   return a != nullptr && a->type == AttrType::kInt ? a->i : fallback;
 }
 
+float Node::attrFloat(const std::string& attr_name, float fallback) const {
+  const Attribute* a = attr(attr_name);
+  return a != nullptr && a->type == AttrType::kFloat ? a->f : fallback;
+}
+
 bool Node::hasSubgraphs() const {
   for (const Attribute& a : attributes)
     if (a.g || !a.graphs.empty()) return true;
@@ -170,9 +175,8 @@ void Graph::appendNodeOutput(Node* node, Value* value) {
 void Graph::replaceAllUsesWith(Value* from, Value* to) {
   std::vector<Value::Use> uses = from->uses_;
   for (const Value::Use& use : uses) use.node->graph_->setNodeInput(use.node, use.input_index, to);
-  for (Graph* g = from->graph_; g != nullptr; g = nullptr)
-    for (Value*& out : g->outputs_)
-      if (out == from) out = to;
+  for (Value*& out : from->graph_->outputs_)
+    if (out == from) out = to;
 }
 
 void Graph::eraseNode(Node* node) {
@@ -186,6 +190,15 @@ void Graph::eraseNode(Node* node) {
   std::erase_if(nodes_, [&](const auto& n) { return n.get() == node; });
 }
 
+void Graph::eraseNodeKeepOutputs(Node* node) {
+  for (Value* out : node->outputs_)
+    if (out != nullptr) out->producer_ = nullptr;
+  node->outputs_.clear();
+  for (size_t i = 0; i < node->inputs_.size(); ++i)
+    if (node->inputs_[i] != nullptr) std::erase(node->inputs_[i]->uses_, Value::Use{node, i});
+  std::erase_if(nodes_, [&](const auto& n) { return n.get() == node; });
+}
+
 void Graph::eraseValue(Value* value) {
   NNC_ENFORCE(value->uses_.empty() && value->producer_ == nullptr, "erasing a value still in use: " + value->name_);
   removeInitializer(value);
@@ -194,6 +207,16 @@ void Graph::eraseValue(Value* value) {
   NNC_ENFORCE(std::find(outputs_.begin(), outputs_.end(), value) == outputs_.end(), "erasing a graph output");
   by_name_.erase(value->name_);
   std::erase_if(values_, [&](const auto& v) { return v.get() == value; });
+}
+
+Status Graph::renameValue(Value* value, const std::string& new_name) {
+  NNC_ENFORCE(value->graph_ == this, "renaming a value of another graph");
+  if (value->name_ == new_name) return Status::ok();
+  if (resolve(new_name) != nullptr) return invalidModel("the name '" + new_name + "' is already used");
+  by_name_.erase(value->name_);
+  value->name_ = new_name;
+  by_name_[new_name] = value;
+  return Status::ok();
 }
 
 namespace {
@@ -287,6 +310,17 @@ void ConstantRef::replace(Tensor tensor) const {
     tensor.name = constant_node->attr("value")->t.name;
     constant_node->attr("value")->t = std::move(tensor);
   }
+}
+
+std::optional<ConstantRef> constantRefOf(Value* value) {
+  if (value == nullptr) return std::nullopt;
+  if (value->initializer() != nullptr) return ConstantRef{value->graph(), value, nullptr};
+  Node* producer = value->producer();
+  if (producer != nullptr && producer->op_type == "Constant" && (producer->domain.empty() || producer->domain == "ai.onnx")) {
+    const Attribute* attr = producer->attr("value");
+    if (attr != nullptr && attr->type == AttrType::kTensor) return ConstantRef{value->graph(), value, producer};
+  }
+  return std::nullopt;
 }
 
 void forEachNode(Graph& graph, const std::function<void(Node&)>& visit) {

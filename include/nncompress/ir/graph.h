@@ -130,6 +130,7 @@ class Node {
   const Attribute* attr(const std::string& attr_name) const;
   Attribute* attr(const std::string& attr_name);
   int64_t attrInt(const std::string& attr_name, int64_t fallback) const;
+  float attrFloat(const std::string& attr_name, float fallback) const;
   bool hasSubgraphs() const;
   // "name (Op)" or "#index (Op)" for messages.
   std::string describe() const;
@@ -203,8 +204,13 @@ class Graph {
   void replaceAllUsesWith(Value* from, Value* to);
   // Removes a node; its outputs must be unused. The outputs lose their producer.
   void eraseNode(Node* node);
+  // Removes a node but keeps its output values (they lose their producer); for replacing a
+  // node by initializers under the same names.
+  void eraseNodeKeepOutputs(Node* node);
   // Removes an unused value that no node produces and no list names.
   void eraseValue(Value* value);
+  // Gives a value a new name; fails if the name is taken in this graph or an enclosing one.
+  Status renameValue(Value* value, const std::string& new_name);
   // Drops an initializer's tensor (the value stays and may be erased afterwards).
   void removeInitializer(Value* value);
   // Moves a node to just before `position` in the stored order.
@@ -265,6 +271,9 @@ struct ConstantRef {
   const Tensor& tensor() const;
   void replace(Tensor tensor) const;
 };
+
+// The constant behind a value (an initializer or a Constant node's `value`), if it is one.
+std::optional<ConstantRef> constantRefOf(Value* value);
 
 // Visits every dense constant tensor of a graph and its subgraphs, in stored order.
 void forEachConstant(Graph& graph, const std::function<void(const ConstantRef&)>& visit);
