@@ -94,12 +94,14 @@ namespace nnc::ops {
 void registerQuantizeLinearOps(OpRegistry& registry);
 void registerIntegerOps(OpRegistry& registry);
 void registerQLinearOps(OpRegistry& registry);
+void registerQLinearMsOps(OpRegistry& registry);
 
 // The quantization family's one entry in registry.cpp.
 void registerQuantOps(OpRegistry& registry) {
   registerQuantizeLinearOps(registry);
   registerIntegerOps(registry);
   registerQLinearOps(registry);
+  registerQLinearMsOps(registry);
 }
 
 }  // namespace nnc::ops

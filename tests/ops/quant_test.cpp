@@ -6,10 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "nncompress/onnx/import.h"
 #include "nncompress/runtime/session.h"
+#include "onnx/proto_util.h"
 #include "ops/qgemm.h"
 #include "test_util.h"
 
@@ -380,6 +384,108 @@ g (uint8[1,1,1,4] x, float xs, uint8 xz, int8[2,1,1,1] w, float[2] ws, int8[2] w
   // ch1: (x-10)*(-2) = 0, -2, -4, -380; *0.125 -> 0, -0.25->0, -0.5->0 (even),
   // -47.5->-48 (even); -1
   EXPECT_EQ(values<int8_t>((*out)[0]), (std::vector<int8_t>{-1, 1, 3, 127, -1, -1, -1, -49}));
+}
+
+TEST(QuantOps, MicrosoftQLinearAddMulPoolConcat) {
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (uint8[2,2] a, float as, uint8 az, uint8[2] b, float bs, uint8 bz, float cs, uint8 cz) => (uint8[2,2] y, uint8[2,2] m) {
+  y = com.microsoft.QLinearAdd(a, as, az, b, bs, bz, cs, cz)
+  m = com.microsoft.QLinearMul(a, as, az, b, bs, bz, cs, cz)
+}
+)",
+                     {{"a", u8({2, 2}, {10, 20, 30, 255})},
+                      {"as", f32({}, {0.5f})},
+                      {"az", u8({}, {10})},
+                      {"b", u8({2}, {1, 3})},
+                      {"bs", f32({}, {1.0f})},
+                      {"bz", u8({}, {0})},
+                      {"cs", f32({}, {2.0f})},
+                      {"cz", u8({}, {100})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  // add: (a-10)*0.25 + b*0.5 + 100: 100.5->100, 102.5+... = 2.5+1.5=4 ->104, 5+0.5=5.5->106, 61.25+1.5=62.75->163
+  EXPECT_EQ(values<uint8_t>((*out)[0]), (std::vector<uint8_t>{100, 104, 106, 163}));
+  // mul: (a-10)*0.5 * b / 2 + 100: 0, 7.5->8, 5, 183.75->184 => 100, 108, 105, 255 (saturated)
+  EXPECT_EQ(values<uint8_t>((*out)[1]), (std::vector<uint8_t>{100, 108, 105, 255}));
+  auto pool = runText(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (int8[1,2,1,3] x, float xs, int8 xz, float ys, int8 yz) => (int8[1,2,1,1] y) {
+  y = com.microsoft.QLinearGlobalAveragePool(x, xs, xz, ys, yz)
+}
+)",
+                      {{"x", i8({1, 2, 1, 3}, {1, 2, 4, -9, -9, -9})},
+                       {"xs", f32({}, {1.0f})},
+                       {"xz", i8({}, {0})},
+                       {"ys", f32({}, {1.0f})},
+                       {"yz", i8({}, {0})}});
+  ASSERT_TRUE(pool.isOk()) << pool.status().message();
+  EXPECT_EQ(values<int8_t>((*pool)[0]), (std::vector<int8_t>{2, -9}));  // 7/3 = 2.33 -> 2
+  auto cat = runText(R"(
+<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (float ys, uint8 yz, uint8[1,2] a, float as, uint8 az, uint8[1,1] b, float bs, uint8 bz) => (uint8[1,3] y) {
+  y = com.microsoft.QLinearConcat<axis = 1>(ys, yz, a, as, az, b, bs, bz)
+}
+)",
+                     {{"ys", f32({}, {1.0f})},
+                      {"yz", u8({}, {0})},
+                      {"a", u8({1, 2}, {7, 9})},
+                      {"as", f32({}, {1.0f})},
+                      {"az", u8({}, {0})},
+                      {"b", u8({1, 1}, {13})},
+                      {"bs", f32({}, {0.5f})},
+                      {"bz", u8({}, {10})}});
+  ASSERT_TRUE(cat.isOk()) << cat.status().message();
+  EXPECT_EQ(values<uint8_t>((*cat)[0]), (std::vector<uint8_t>{7, 9, 2}));  // (13-10)*0.5 = 1.5 -> 2
+}
+
+// Opt-in cross-check against ONNX Runtime: NNC_QUANT_ORT_CASES names a folder of backend-test
+// style cases (model.onnx, test_data_set_0/{input,output}_i.pb) whose outputs ORT computed;
+// every output must match bit for bit.
+TEST(QuantOps, MatchesOnnxRuntimeCasesWhenGiven) {
+  const char* root = std::getenv("NNC_QUANT_ORT_CASES");
+  if (!root) GTEST_SKIP() << "set NNC_QUANT_ORT_CASES to a folder of ORT-computed cases";
+  namespace fs = std::filesystem;
+  auto readPb = [](const fs::path& file) -> Expected<Tensor> {
+    onnx::TensorProto proto;
+    std::ifstream in(file, std::ios::binary);
+    if (!in || !proto.ParseFromIstream(&in)) return invalidModel("cannot parse " + file.string());
+    onnx_io::ExternalDataResolver external("");
+    return onnx_io::tensorFromProto(proto, external);
+  };
+  int cases = 0;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const fs::path dir = entry.path();
+    auto model = loadModel((dir / "model.onnx").string());
+    ASSERT_TRUE(model.isOk()) << model.status().message();
+    auto session = Session::create(*model, {2, nullptr});
+    ASSERT_TRUE(session.isOk()) << dir << ": " << session.status().message();
+    NamedTensors inputs;
+    for (size_t i = 0; fs::exists(dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
+      auto t = readPb(dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb"));
+      ASSERT_TRUE(t.isOk());
+      inputs.emplace_back(model->graph->inputs()[i]->name(), std::move(t).value());
+    }
+    auto out = (*session)->run(inputs);
+    ASSERT_TRUE(out.isOk()) << dir << ": " << out.status().message();
+    for (size_t i = 0; i < out->size(); ++i) {
+      auto expected = readPb(dir / "test_data_set_0" / ("output_" + std::to_string(i) + ".pb"));
+      ASSERT_TRUE(expected.isOk());
+      EXPECT_EQ((*out)[i].shape, expected->shape) << dir;
+      EXPECT_TRUE(sameContents((*out)[i], *expected)) << dir << " output " << i;
+      if (!sameContents((*out)[i], *expected) && (*out)[i].dtype != DType::kFloat) {
+        const uint8_t* a = (*out)[i].bytes();
+        const uint8_t* b = expected->bytes();
+        int diffs = 0;
+        for (size_t k = 0; k < (*out)[i].byteSize() && diffs < 5; ++k)
+          if (a[k] != b[k]) {
+            ++diffs;
+            ADD_FAILURE() << "byte " << k << ": " << int(a[k]) << " vs ORT " << int(b[k]);
+          }
+      }
+    }
+    ++cases;
+  }
+  std::printf("compared %d ORT cases\n", cases);
 }
 
 }  // namespace
