@@ -4,6 +4,8 @@
 // unpadded convs use the input itself as the matrix. Depthwise 2-D convs (group == C_in == C_out)
 // use a direct kernel vectorized along the output width. Large im2col matrices are built in
 // tiles of output rows so memory stays bounded.
+#include <immintrin.h>
+
 #include <Eigen/Core>
 
 #include "conv_kernels.h"
@@ -21,70 +23,86 @@ using MutMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
 constexpr int64_t kColBudget = int64_t(4) << 20;  // elements of one im2col tile (16 MB of float)
 
 // Depthwise 2-D: one input channel per output channel. y[c] = bias[c] + sum_k w[c,k] * x[c, window].
+// Each plane is first copied into a zero-padded buffer whose columns are split into `sw` phases
+// (phase q holds padded columns q, q+sw, ...), so every tap of every output reads unit-stride
+// memory with no bounds checks; output rows are then computed in vector chunks with all taps
+// accumulated in registers.
 template <typename T>
 void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, int64_t channels, const WindowGeometry& g) {
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t KH = g.kernel[0], KW = g.kernel[1];
   const int64_t sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1];
   const int64_t pt = g.pad_begin[0], pl = g.pad_begin[1];
-#pragma omp parallel for schedule(static) if (planes * OH * OW * KH * KW > 32768)
-  for (int64_t p = 0; p < planes; ++p) {
-    const int64_t c = p % channels;
-    const T* __restrict xin = x + p * H * W;
-    const T* __restrict wc = w + c * KH * KW;
-    const T b = bias ? bias[c] : T(0);
-    T* __restrict yp = y + p * OH * OW;
-    // Per kw, the output columns whose input column is inside the image.
-    int64_t lo[64], hi[64];
-    int64_t all_lo = 0, all_hi = OW;
-    const bool small = KW <= 64;
-    if (small) {
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        conv::validRange(kw * dw - pl, sw, W, OW, &lo[kw], &hi[kw]);
-        all_lo = std::max(all_lo, lo[kw]);
-        all_hi = std::min(all_hi, hi[kw]);
-      }
-      if (all_hi < all_lo) all_hi = all_lo;
-    }
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      T* __restrict yrow = yp + oh * OW;
-      for (int64_t ow = 0; ow < OW; ++ow) yrow[ow] = b;
-      for (int64_t kh = 0; kh < KH; ++kh) {
-        const int64_t ih = oh * sh - pt + kh * dh;
-        if (ih < 0 || ih >= H) continue;
-        const T* __restrict xrow = xin + ih * W;
-        const T* __restrict wk = wc + kh * KW;
-        if (small && KW == 3 && sw == 1) {
-          // Interior: all three taps valid, one pass over the row (the common MobileNet case).
-          const T w0 = wk[0], w1 = wk[1], w2 = wk[2];
-          const T* x0 = xrow - pl;
-          const T* x1 = xrow + dw - pl;
-          const T* x2 = xrow + 2 * dw - pl;
-          for (int64_t ow = all_lo; ow < all_hi; ++ow) yrow[ow] += w0 * x0[ow] + w1 * x1[ow] + w2 * x2[ow];
-          for (int64_t kw = 0; kw < 3; ++kw) {  // borders
-            const T wv = wk[kw];
-            const T* xs = xrow + kw * dw - pl;
-            for (int64_t ow = lo[kw]; ow < std::min(hi[kw], all_lo); ++ow) yrow[ow] += wv * xs[ow];
-            for (int64_t ow = std::max(lo[kw], all_hi); ow < hi[kw]; ++ow) yrow[ow] += wv * xs[ow];
+  const int64_t HP = (OH - 1) * sh + (KH - 1) * dh + 1;  // padded rows and columns the windows touch
+  const int64_t WP = (OW - 1) * sw + (KW - 1) * dw + 1;
+  const int64_t PW = (WP + sw - 1) / sw + 1;  // phase row length (+1 so no tap reads past its row)
+  const int64_t taps = KH * KW;
+#pragma omp parallel if (planes * OH * OW * taps > 32768)
+  {
+    std::vector<T> buf(static_cast<size_t>(HP * sw * PW));
+    std::vector<const T*> ptr(static_cast<size_t>(taps));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const int64_t c = p % channels;
+      const T* xin = x + p * H * W;
+      const T* wc = w + c * taps;
+      const T b = bias ? bias[c] : T(0);
+      T* yp = y + p * OH * OW;
+      for (int64_t r = 0; r < HP; ++r) {
+        const int64_t ih = r - pt;
+        for (int64_t q = 0; q < sw; ++q) {
+          T* dst = buf.data() + (r * sw + q) * PW;
+          if (ih < 0 || ih >= H) {
+            std::fill(dst, dst + PW, T(0));
+            continue;
           }
-          continue;
-        }
-        for (int64_t kw = 0; kw < KW; ++kw) {
-          const T wv = wk[kw];
-          const int64_t off = kw * dw - pl;
-          int64_t l, h;
-          if (small) {
-            l = lo[kw];
-            h = hi[kw];
-          } else {
-            conv::validRange(off, sw, W, OW, &l, &h);
-          }
+          const T* src = xin + ih * W;
+          int64_t lo, hi;
+          conv::validRange(q - pl, sw, W, PW, &lo, &hi);
+          std::fill(dst, dst + lo, T(0));
           if (sw == 1) {
-            const T* xs = xrow + off;
-            for (int64_t ow = l; ow < h; ++ow) yrow[ow] += wv * xs[ow];
+            std::memcpy(dst + lo, src + lo + q - pl, static_cast<size_t>(hi - lo) * sizeof(T));
           } else {
-            for (int64_t ow = l; ow < h; ++ow) yrow[ow] += wv * xrow[ow * sw + off];
+            for (int64_t j = lo; j < hi; ++j) dst[j] = src[j * sw + q - pl];
           }
+          std::fill(dst + hi, dst + PW, T(0));
+        }
+      }
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        T* __restrict yrow = yp + oh * OW;
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const int64_t r = oh * sh + kh * dh, col = kw * dw;
+            ptr[static_cast<size_t>(kh * KW + kw)] = buf.data() + (r * sw + col % sw) * PW + col / sw;
+          }
+        int64_t ow = 0;
+#ifdef __AVX2__
+        if constexpr (std::is_same_v<T, float>) {
+          for (; ow + 16 <= OW; ow += 16) {
+            __m256 acc0 = _mm256_set1_ps(b), acc1 = acc0;
+            for (int64_t t = 0; t < taps; ++t) {
+              const __m256 wv = _mm256_set1_ps(wc[t]);
+              const float* src = ptr[static_cast<size_t>(t)] + ow;
+              acc0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src), acc0);
+              acc1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src + 8), acc1);
+            }
+            _mm256_storeu_ps(yrow + ow, acc0);
+            _mm256_storeu_ps(yrow + ow + 8, acc1);
+          }
+          for (; ow < OW; ow += 8) {  // last 1-15 columns, masked
+            const int64_t n = std::min<int64_t>(8, OW - ow);
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            __m256 acc0 = _mm256_set1_ps(b);
+            for (int64_t t = 0; t < taps; ++t)
+              acc0 = _mm256_fmadd_ps(_mm256_set1_ps(wc[t]), _mm256_maskload_ps(ptr[static_cast<size_t>(t)] + ow, mask), acc0);
+            _mm256_maskstore_ps(yrow + ow, mask, acc0);
+          }
+        }
+#endif
+        for (; ow < OW; ++ow) {
+          T acc = b;
+          for (int64_t t = 0; t < taps; ++t) acc += wc[t] * ptr[static_cast<size_t>(t)][ow];
+          yrow[ow] = acc;
         }
       }
     }
