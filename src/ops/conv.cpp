@@ -41,6 +41,12 @@ void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, in
   {
     std::vector<T> buf(static_cast<size_t>(HP * sw * PW));
     std::vector<const T*> ptr(static_cast<size_t>(taps));
+    std::vector<int64_t> tap_offset(static_cast<size_t>(taps));  // of tap (kh, kw) from its output row's base
+    for (int64_t kh = 0; kh < KH; ++kh)
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t col = kw * dw;
+        tap_offset[static_cast<size_t>(kh * KW + kw)] = (kh * dh * sw + col % sw) * PW + col / sw;
+      }
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < planes; ++p) {
       const int64_t c = p % channels;
@@ -70,11 +76,8 @@ void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, in
       }
       for (int64_t oh = 0; oh < OH; ++oh) {
         T* __restrict yrow = yp + oh * OW;
-        for (int64_t kh = 0; kh < KH; ++kh)
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const int64_t r = oh * sh + kh * dh, col = kw * dw;
-            ptr[static_cast<size_t>(kh * KW + kw)] = buf.data() + (r * sw + col % sw) * PW + col / sw;
-          }
+        const T* row_base = buf.data() + oh * sh * sw * PW;
+        for (int64_t t = 0; t < taps; ++t) ptr[static_cast<size_t>(t)] = row_base + tap_offset[static_cast<size_t>(t)];
         int64_t ow = 0;
 #ifdef __AVX2__
         if constexpr (std::is_same_v<T, float>) {
@@ -112,6 +115,10 @@ void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, in
 // y (Mg x P, row stride ldy) = w (Mg x CgK) * col (CgK x P) [+ bias].
 template <typename T>
 void gemmBias(const T* w, const T* col, const T* bias, T* y, int64_t Mg, int64_t CgK, int64_t P, int64_t ldy) {
+  if constexpr (std::is_same_v<T, float>) {
+    conv::sgemmBias(Mg, P, CgK, w, CgK, col, P, y, ldy, bias);
+    return;
+  }
   ConstMap<T> A(w, Mg, CgK, Eigen::OuterStride<>(CgK));
   ConstMap<T> B(col, CgK, P, Eigen::OuterStride<>(P));
   MutMap<T> C(y, Mg, P, Eigen::OuterStride<>(ldy));

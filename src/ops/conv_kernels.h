@@ -9,6 +9,11 @@
 
 namespace nnc::ops::conv {
 
+// C (M x N, row stride ldc) = A (M x K) * B (K x N) [+ bias[m] on row m]; row-major float.
+// Parallel over column blocks unless called inside a parallel region (nn_gemm.cpp).
+void sgemmBias(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+               const float* bias);
+
 // The output positions o in [0, out) whose input index o*stride + offset lies in [0, in).
 inline void validRange(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo, int64_t* hi) {
   int64_t l = offset >= 0 ? 0 : (-offset + stride - 1) / stride;

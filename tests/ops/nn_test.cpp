@@ -104,6 +104,8 @@ TEST(NnOps, GroupedAndStridedConvMatchesNaive) {
   checkConv({1, 16, 12, 12, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1});  // pointwise: no im2col
   checkConv({3, 5, 8, 8, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});     // batch of small GEMMs
   checkConv({1, 6, 6, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3});    // channel multiplier 4
+  checkConv({1, 32, 20, 20, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}); // GEMM: parallel column blocks, K > 256
+  checkConv({1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});   // GEMM: one column block, rows split
 }
 
 TEST(NnOps, ConvRejectsKernelLargerThanPaddedInput) {
