@@ -1,8 +1,8 @@
 // ConvTranspose (opsets 1-21): groups, strides, dilations, pads, output_padding, output_shape,
 // auto_pad, bias; any number of spatial dims. float and double.
 // Algorithm: per (batch, group) one GEMM col = W_g^T x X_g (Mg*K x input positions), then col2im
-// scatters col into the output (initialized with the bias). The transposed weight is a free
-// Eigen view of the row-major weight.
+// scatters col into the output (initialized with the bias). float uses the packed SGEMM of
+// nn_gemm.cpp on a transposed copy of W_g; double an Eigen transposed view.
 #include <Eigen/Core>
 
 #include "conv_kernels.h"
@@ -135,11 +135,19 @@ Status convTranspose(KernelContext& ctx) {
 #pragma omp parallel for if (total > 65536)
     for (int64_t nm = 0; nm < N * M; ++nm) std::fill(y + nm * Y, y + (nm + 1) * Y, bd ? bd[nm % M] : T(0));
     RowMat<T> col(Mg * K, P);
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t grp = 0; grp < G; ++grp) {
-        Eigen::Map<const RowMat<T>> Wg(wd + grp * Cg * Mg * K, Cg, Mg * K);
+    // float: the packed SGEMM on an explicitly transposed weight (small next to the product).
+    RowMat<T> wt;
+    if constexpr (std::is_same_v<T, float>) wt.resize(Mg * K, Cg);
+    for (int64_t grp = 0; grp < G; ++grp) {
+      Eigen::Map<const RowMat<T>> Wg(wd + grp * Cg * Mg * K, Cg, Mg * K);
+      if constexpr (std::is_same_v<T, float>) wt = Wg.transpose();
+      for (int64_t n = 0; n < N; ++n) {
         Eigen::Map<const RowMat<T>> Xg(xd + (n * C + grp * Cg) * P, Cg, P);
-        col.noalias() = Wg.transpose() * Xg;
+        if constexpr (std::is_same_v<T, float>) {
+          conv::sgemmBias(Mg * K, P, Cg, wt.data(), Cg, Xg.data(), P, col.data(), P, nullptr);
+        } else {
+          col.noalias() = Wg.transpose() * Xg;
+        }
         col2im(col.data(), Mg, g, y + (n * M + grp * Mg) * Y);
       }
     }
