@@ -7,6 +7,7 @@ namespace ops {
 void registerConstantOps(OpRegistry& registry);
 void registerElementwiseOps(OpRegistry& registry);
 void registerQuantOps(OpRegistry& registry);
+void registerNnOps(OpRegistry& registry);
 }  // namespace ops
 
 const OpRegistry& defaultRegistry() {
@@ -15,6 +16,7 @@ const OpRegistry& defaultRegistry() {
     ops::registerConstantOps(r);
     ops::registerElementwiseOps(r);
     ops::registerQuantOps(r);
+    ops::registerNnOps(r);
     return r;
   }();
   return registry;
