@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PACKAGES=(build-essential cmake libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev)
+  libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libstb-dev)
 TEST_PACKAGES=(libgtest-dev libonnx-testdata)
 
 packages=("${BUILD_PACKAGES[@]}")

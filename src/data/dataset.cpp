@@ -9,18 +9,7 @@
 namespace nnc {
 namespace {
 
-// A Buffer that views part of another buffer (keeps it alive).
-class SliceBuffer final : public Buffer {
- public:
-  SliceBuffer(std::shared_ptr<const Buffer> parent, size_t offset, size_t size)
-      : parent_(std::move(parent)), offset_(offset), size_(size) {}
-  const uint8_t* data() const override { return parent_->data() + offset_; }
-  size_t size() const override { return size_; }
-
- private:
-  std::shared_ptr<const Buffer> parent_;
-  size_t offset_, size_;
-};
+using data_sources::SliceBuffer;
 
 class ArraySource final : public SampleSource {
  public:
@@ -152,14 +141,25 @@ Expected<NamedTensors> Dataset::batch(const Session& session, int64_t begin, int
 }
 
 Status addDataSpec(Dataset& dataset, const Session& session, const std::string& spec) {
+  return addDataSpec(dataset, session, spec, DataOptions{});
+}
+
+Status addDataSpec(Dataset& dataset, const Session& session, const std::string& spec, const DataOptions& options) {
   std::string name, path = spec;
   size_t eq = spec.find('=');
   if (eq != std::string::npos && eq > 0 && spec.find('/') > eq) {
     name = spec.substr(0, eq);
     path = spec.substr(eq + 1);
   }
-  NNC_ASSIGN_OR_RETURN(auto sources, data_sources::open(path));
-  if (sources.size() == 1 && sources[0].first.empty()) {
+  NNC_ASSIGN_OR_RETURN(auto opened, data_sources::open(path, options));
+  auto& sources = opened.sources;
+  // Labels the path implies (image class folders), unless the dataset has some: set on success only.
+  auto adoptLabels = [&] {
+    if (opened.labels && !dataset.hasLabels()) dataset.setLabels(std::move(*opened.labels));
+    return Status::ok();
+  };
+  if (sources.size() == 1 && (sources[0].first.empty() || !name.empty())) {
+    // One array: NAME= binds it (whatever name a .npz gave it); else a single-input model takes it.
     if (name.empty()) {
       auto feed = session.inputs();
       if (feed.size() != 1)
@@ -167,20 +167,28 @@ Status addDataSpec(Dataset& dataset, const Session& session, const std::string& 
       name = feed[0]->name();
     }
     dataset.addInput(name, std::move(sources[0].second));
-    return Status::ok();
+    return adoptLabels();
   }
+  if (!name.empty())
+    return invalidArgument("'" + path + "' holds " + std::to_string(sources.size()) + " arrays: NAME=PATH binds a single array (drop '" + name +
+                           "=' to bind them by their names)");
   // Named arrays (.npz, test_data_set folders): bound by name; positional names bind in input order.
+  // Names are resolved first so that an error leaves the dataset unchanged.
   auto feed = session.inputs();
-  for (size_t i = 0; i < sources.size(); ++i) {
-    std::string input = sources[i].first;
+  std::vector<std::string> inputs;
+  for (const auto& [source_name, source] : sources) {
+    std::string input = source_name;
     if (input.rfind("#", 0) == 0) {  // positional: "#0", "#1", ...
       size_t index = std::stoul(input.substr(1));
-      if (index >= feed.size()) return invalidArgument(path + " has more inputs than the model (" + std::to_string(feed.size()) + ")");
+      if (index >= feed.size())
+        return invalidArgument("'" + path + "' has an array for input #" + std::to_string(index) + " but the model has " +
+                               std::to_string(feed.size()) + " inputs");
       input = feed[index]->name();
     }
-    dataset.addInput(input, std::move(sources[i].second));
+    inputs.push_back(std::move(input));
   }
-  return Status::ok();
+  for (size_t i = 0; i < sources.size(); ++i) dataset.addInput(inputs[i], std::move(sources[i].second));
+  return adoptLabels();
 }
 
 }  // namespace nnc

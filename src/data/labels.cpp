@@ -1,4 +1,7 @@
-// Label files: .npy (integer types, [N] or [N,1]) and text (one integer per line).
+// Label files: .npy (integer types, [N] or [N,1]), idx (MNIST labels, plain or .gz), image
+// folders with class subfolders, and text (one integer per line).
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "nncompress/data/dataset.h"
@@ -6,19 +9,24 @@
 #include "source_registry.h"
 
 namespace nnc {
-namespace {
 
-bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
+using data_sources::endsWith;
 
 Expected<std::vector<int64_t>> readLabels(const std::string& path) {
-  if (endsWith(path, ".npy")) {
-    NNC_ASSIGN_OR_RETURN(Tensor t, readNpy(path));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    NNC_ASSIGN_OR_RETURN(ImageClasses classes, imageFolderClasses(path));
+    return std::move(classes.labels);
+  }
+  const bool npy = endsWith(path, ".npy");
+  if (npy || data_sources::looksLikeIdxOrGzip(path)) {
+    NNC_ASSIGN_OR_RETURN(Tensor t, npy ? readNpy(path) : data_sources::readIdx(path));
     if (t.shape.size() > 2 || (t.shape.size() == 2 && t.shape[1] != 1))
-      return invalidArgument("labels '" + path + "' must have shape [N] or [N,1]");
+    {
+      std::string shape;
+      for (int64_t d : t.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+      return invalidArgument("labels '" + path + "' must have shape [N] or [N,1], not [" + shape + "]");
+    }
     std::vector<int64_t> labels(static_cast<size_t>(t.elementCount()));
     for (size_t i = 0; i < labels.size(); ++i) {
       switch (t.dtype) {

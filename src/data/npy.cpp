@@ -9,12 +9,6 @@
 namespace nnc {
 namespace {
 
-struct NpyHeader {
-  DType dtype = DType::kUndefined;
-  std::vector<int64_t> shape;
-  size_t data_offset = 0;
-};
-
 std::optional<DType> dtypeFromDescr(const std::string& descr) {
   if (descr.size() < 3) return std::nullopt;
   const char order = descr[0];
@@ -61,7 +55,10 @@ std::string dictValue(const std::string& header, const std::string& key) {
   return header.substr(start, end - start);
 }
 
-Expected<NpyHeader> parseHeader(const uint8_t* data, size_t size, const std::string& label) {
+}  // namespace
+
+Expected<NpyInfo> parseNpyHeader(const void* bytes, size_t size, const std::string& label) {
+  const auto* data = static_cast<const uint8_t*>(bytes);
   if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) return invalidModel(label + " is not an .npy file");
   const int major = data[6];
   size_t header_len = 0, prefix = 0;
@@ -78,7 +75,7 @@ Expected<NpyHeader> parseHeader(const uint8_t* data, size_t size, const std::str
   }
   if (prefix + header_len > size) return invalidModel(label + ": truncated .npy header");
   std::string header(reinterpret_cast<const char*>(data + prefix), header_len);
-  NpyHeader h;
+  NpyInfo h;
   h.data_offset = prefix + header_len;
   std::string descr = dictValue(header, "descr");
   auto dtype = dtypeFromDescr(descr);
@@ -105,16 +102,18 @@ Expected<NpyHeader> parseHeader(const uint8_t* data, size_t size, const std::str
   }
   auto count = checkedElementCount(h.shape);
   if (!count) return count.status().withContext(label);
-  if (dtypeStorageBytes(h.dtype, static_cast<uint64_t>(*count)) > size - h.data_offset)
+  // Every .npy element takes at least a byte: checking the count first keeps the byte size from overflowing.
+  if (static_cast<uint64_t>(*count) > size - h.data_offset)
+    return invalidModel(label + ": .npy data is shorter than its shape " + shape + " needs");
+  h.data_bytes = static_cast<size_t>(dtypeStorageBytes(h.dtype, static_cast<uint64_t>(*count)));
+  if (h.data_bytes > size - h.data_offset)
     return invalidModel(label + ": .npy data is shorter than its shape " + shape + " needs");
   return h;
 }
 
-}  // namespace
-
 Expected<Tensor> readNpy(const std::string& path) {
   NNC_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
-  NNC_ASSIGN_OR_RETURN(NpyHeader h, parseHeader(file->data(), file->size(), "'" + path + "'"));
+  NNC_ASSIGN_OR_RETURN(NpyInfo h, parseNpyHeader(file->data(), file->size(), "'" + path + "'"));
   Tensor t;
   t.dtype = h.dtype;
   t.shape = h.shape;
@@ -131,7 +130,7 @@ Expected<Tensor> readNpy(const std::string& path) {
 
 Expected<Tensor> parseNpy(const void* data, size_t size, const std::string& label) {
   const auto* bytes = static_cast<const uint8_t*>(data);
-  NNC_ASSIGN_OR_RETURN(NpyHeader h, parseHeader(bytes, size, label));
+  NNC_ASSIGN_OR_RETURN(NpyInfo h, parseNpyHeader(bytes, size, label));
   uint8_t* out = nullptr;
   Tensor t = Tensor::uninitialized(h.dtype, h.shape, &out);
   std::memcpy(out, bytes + h.data_offset, t.byteSize());

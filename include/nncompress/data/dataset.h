@@ -68,12 +68,42 @@ class Dataset {
 // Converts a tensor to `target` type, applying preprocessing when the target is float.
 Expected<Tensor> convertInput(const Tensor& tensor, DType target, const Preprocess& preprocess);
 
+// How image folders become samples. Images are decoded (8-bit; 16-bit PNGs are reduced),
+// resized, center-cropped and laid out as uint8 samples [C,H,W] ([H,W,C] with nhwc); the
+// Dataset's conversion and Preprocess (scale, mean, std) then make them float.
+struct ImageOptions {
+  int resize = 0;  // scale so the shorter side has this many pixels (bilinear); 0 = keep the size
+  int crop = 0;    // center crop to crop x crop after resizing; 0 = no crop
+  bool nhwc = false;  // samples [H,W,C] instead of [C,H,W]
+  bool bgr = false;   // channel order B,G,R instead of R,G,B (3-channel images)
+  // true: 1 channel (luma); false: 3 channels (gray replicated); unset: 1 channel when every
+  // image of the folder is gray, else 3. Alpha is dropped.
+  std::optional<bool> grayscale;
+};
+
+// Options for opening data specs (defaults suit non-image data).
+struct DataOptions {
+  ImageOptions image;
+};
+
 // Opens a data spec for a session: "PATH" (a single-input model, or a file/folder holding
 // named arrays) or "NAME=PATH". PATH: .npy, .npz, a folder of ONNX test_data_set_*/input_*.pb,
-// an idx file (optionally .gz), or a folder of images (see docs/data.md).
+// an idx file (optionally .gz), or a folder of images (see docs/data.md). An image folder with
+// class subfolders also sets the dataset's labels, unless it has labels already.
+Status addDataSpec(Dataset& dataset, const Session& session, const std::string& spec, const DataOptions& options);
 Status addDataSpec(Dataset& dataset, const Session& session, const std::string& spec);
 
-// Labels from .npy (any integer type, shape [N] or [N,1]), idx (.gz), or text (one per line).
+// Labels from .npy (any integer type, shape [N] or [N,1]), idx (.gz), an image folder with
+// class subfolders (see imageFolderClasses), or text (one integer per line).
 Expected<std::vector<int64_t>> readLabels(const std::string& path);
+
+// The classes of an ImageNet-style folder DIR/<class>/<image>: class names sorted by name
+// (label = index in `names`) and the label of every image in sample order (the order the image
+// source reads them). A flat folder of images has no classes: an error says so.
+struct ImageClasses {
+  std::vector<std::string> names;
+  std::vector<int64_t> labels;
+};
+Expected<ImageClasses> imageFolderClasses(const std::string& folder);
 
 }  // namespace nnc
