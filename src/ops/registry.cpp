@@ -8,6 +8,7 @@ void registerConstantOps(OpRegistry& registry);
 void registerElementwiseOps(OpRegistry& registry);
 void registerQuantOps(OpRegistry& registry);
 void registerNnOps(OpRegistry& registry);
+void registerRnnOps(OpRegistry& registry);
 }  // namespace ops
 
 const OpRegistry& defaultRegistry() {
@@ -17,6 +18,7 @@ const OpRegistry& defaultRegistry() {
     ops::registerElementwiseOps(r);
     ops::registerQuantOps(r);
     ops::registerNnOps(r);
+    ops::registerRnnOps(r);
     return r;
   }();
   return registry;

@@ -11,9 +11,28 @@ Expected<const Tensor*> KernelContext::requiredInput(size_t i) const {
   return t;
 }
 
+namespace {
+
+// Whether a subgraph nested in `g` returns `v` directly as an output: that is no node use, so
+// it is not in v's use list.
+bool returnedBySubgraph(const Graph& g, const Value* v) {
+  auto returns = [&](const Graph& sub) {
+    return std::find(sub.outputs().begin(), sub.outputs().end(), v) != sub.outputs().end() || returnedBySubgraph(sub, v);
+  };
+  for (const Node* n : g.nodes())
+    for (const Attribute& a : n->attributes) {
+      if (a.g && returns(*a.g)) return true;
+      for (const auto& sub : a.graphs)
+        if (returns(*sub)) return true;
+    }
+  return false;
+}
+
+}  // namespace
+
 bool KernelContext::outputWanted(size_t i) const {
   const Value* v = node_.output(i);
-  return v != nullptr && (!v->uses().empty() || v->isGraphOutput());
+  return v != nullptr && (!v->uses().empty() || v->isGraphOutput() || returnedBySubgraph(*v->graph(), v));
 }
 
 int64_t KernelContext::attrInt(const std::string& name, int64_t fallback) const {

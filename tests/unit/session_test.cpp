@@ -1,5 +1,5 @@
 // Session: execution order, observer, missing kernels reported at once, input checks,
-// float16 computed in float32 and rounded back.
+// float16 computed in float32 and rounded back, subgraph outputs and outer-value lifetimes.
 #include <gtest/gtest.h>
 
 #include "nncompress/ir/half.h"
@@ -96,6 +96,91 @@ g (float[2] a, float[3] b) => (float[3] c) { c = Add(a, b) }
   ASSERT_FALSE(out.isOk());
   EXPECT_NE(out.status().message().find("(Add)"), std::string::npos) << out.status().message();
   EXPECT_NE(out.status().message().find("[2] and [3] cannot be broadcast"), std::string::npos) << out.status().message();
+}
+
+}  // namespace
+}  // namespace nnc
+
+namespace nnc {
+namespace {
+
+// A kernel that computes only the outputs the model uses (like LSTM's optional Y, Y_h, Y_c).
+Status wantedOnly(KernelContext& ctx) {
+  for (size_t i = 0; i < ctx.outputCount(); ++i)
+    if (ctx.outputWanted(i)) ctx.setOutput(i, *ctx.input(0));
+  return Status::ok();
+}
+
+Status takeBranch(KernelContext& ctx) {
+  const Graph* g = ctx.attrGraph(ctx.input(0)->dataAs<uint8_t>()[0] ? "then_branch" : "else_branch");
+  auto outs = ctx.runSubgraph(*g, {});
+  if (!outs) return outs.status();
+  for (size_t i = 0; i < outs->size(); ++i) ctx.setOutput(i, (*outs)[i]);
+  return Status::ok();
+}
+
+TEST(Session, OutputReturnedOnlyByASubgraphIsWanted) {
+  // `b` has no node use: only the then-branch returns it directly as its output. The producer
+  // must still see it as wanted, and the session must keep it alive until the If ran.
+  Model model = importText(R"(
+<ir_version: 8, opset_import: ["" : 17, "test" : 1]>
+g (bool c, float[2] x) => (float[2] z) {
+  a, b = test.Pair(x)
+  z = test.If <then_branch = t () => (float[2] b) { }, else_branch = e () => (float[2] a2) { a2 = Identity(a) }> (c)
+}
+)");
+  OpRegistry registry = defaultRegistry();
+  registry.add({"test", "Pair", 1, 1000, wantedOnly, true});
+  registry.add({"test", "If", 1, 1000, takeBranch, true});
+  auto session = Session::create(model, {1, &registry});
+  ASSERT_TRUE(session.isOk()) << session.status().message();
+  for (bool c : {true, false}) {
+    auto out = (*session)->run({{"c", Tensor::fromValues<uint8_t>(DType::kBool, {}, {static_cast<uint8_t>(c)})},
+                                {"x", Tensor::fromValues<float>(DType::kFloat, {2}, {1.0f, 2.0f})}});
+    ASSERT_TRUE(out.isOk()) << out.status().message();
+    EXPECT_EQ((*out)[0].dataAs<float>()[1], 2.0f);
+  }
+}
+
+}  // namespace
+}  // namespace nnc
+
+namespace nnc {
+namespace {
+
+// Runs its body `n` times (attribute) with no inputs; returns the last run's outputs.
+Status repeatBody(KernelContext& ctx) {
+  std::vector<Tensor> last;
+  for (int64_t i = 0; i < ctx.attrInt("n", 1); ++i) {
+    auto outs = ctx.runSubgraph(*ctx.attrGraph("body"), {});
+    if (!outs) return outs.status();
+    last = *outs;
+  }
+  for (size_t i = 0; i < last.size(); ++i) ctx.setOutput(i, last[i]);
+  return Status::ok();
+}
+
+TEST(Session, IntermediateReadOnlyInNestedSubgraphLivesThroughEveryIteration) {
+  // `r` is computed in the main graph and read only two graphs down, on every iteration.
+  Model model = importText(R"(
+<ir_version: 8, opset_import: ["" : 17, "test" : 1]>
+g (bool c, float[2] x) => (float[2] z) {
+  r = Relu(x)
+  z = test.Repeat <n = 3, body = b () => (float[2] o) {
+    o = test.If2 <then_branch = t () => (float[2] p) { p = Add(r, r) }, else_branch = e () => (float[2] q) { q = Identity(r) }> (c)
+  }> ()
+}
+)");
+  OpRegistry registry = defaultRegistry();
+  registry.add({"test", "Repeat", 1, 1000, repeatBody, true});
+  registry.add({"test", "If2", 1, 1000, takeBranch, true});
+  auto session = Session::create(model, {1, &registry});
+  ASSERT_TRUE(session.isOk()) << session.status().message();
+  auto out = (*session)->run({{"c", Tensor::fromValues<uint8_t>(DType::kBool, {}, {1})},
+                              {"x", Tensor::fromValues<float>(DType::kFloat, {2}, {-1.0f, 2.0f})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ((*out)[0].dataAs<float>()[0], 0.0f);
+  EXPECT_EQ((*out)[0].dataAs<float>()[1], 4.0f);
 }
 
 }  // namespace
