@@ -10,19 +10,20 @@
 
 namespace nnc::cli {
 
-struct DataOptions {
+struct DataCliOptions {
   std::vector<std::string> data;    // --data [NAME=]PATH (repeatable)
   std::string labels;               // --labels PATH
   std::string scale = "1";          // --scale F or A/B
   std::vector<float> mean, std;     // --mean, --std (per channel)
   int64_t batch_size = 32;
   int64_t limit = 0;                // 0: all samples
+  ImageOptions image;               // --resize, --crop, --nhwc, --bgr, --grayscale
 };
 
-void addDataOptions(CLI::App* app, DataOptions& options, bool with_labels);
+void addDataOptions(CLI::App* app, DataCliOptions& options, bool with_labels);
 
 // Builds the dataset for a session from the options; errors name the option.
-Expected<Dataset> buildDataset(const Session& session, const DataOptions& options);
+Expected<Dataset> buildDataset(const Session& session, const DataCliOptions& options);
 
 // "--dim NAME=VALUE" options into a map.
 Expected<std::map<std::string, int64_t>> parseDims(const std::vector<std::string>& specs);

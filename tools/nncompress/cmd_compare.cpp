@@ -16,7 +16,7 @@ namespace {
 
 struct CompareOptions {
   std::string reference, tested;
-  DataOptions data;
+  DataCliOptions data;
   bool per_layer = false;
   int top = 20;
 };

@@ -14,7 +14,7 @@ namespace {
 struct EvalOptions {
   std::string model;
   std::string output;  // which model output holds the logits ("" = the first)
-  DataOptions data;
+  DataCliOptions data;
 };
 
 }  // namespace
@@ -24,7 +24,6 @@ Command addEvalCommand(CLI::App& root, GlobalOptions& global) {
   CLI::App* app = root.add_subcommand("eval", "Top-1/top-5 accuracy of a classifier on labeled data");
   app->add_option("model", options->model, "The .onnx model")->required();
   addDataOptions(app, options->data, true);
-  app->get_option("--labels")->required();
   app->add_option("--logits", options->output, "Name of the output holding [N, classes] scores (default: the first)");
   return {app, [options, &global]() -> int {
             auto model = loadModel(options->model);
@@ -33,6 +32,8 @@ Command addEvalCommand(CLI::App& root, GlobalOptions& global) {
             if (!session) return reportError(session.status().withContext(options->model));
             auto dataset = buildDataset(**session, options->data);
             if (!dataset) return reportError(dataset.status());
+            if (!dataset->hasLabels())
+              return reportError(invalidArgument("eval needs labels: --labels PATH, or an image folder with class subfolders"));
             size_t output_index = 0;
             if (!options->output.empty()) {
               const auto& outs = (*session)->outputs();
