@@ -17,7 +17,7 @@ void matmulTyped(KernelContext& ctx, const Tensor& A, const Tensor& B, const std
   const std::vector<int64_t> batch_b(B.shape.begin(), B.shape.end() - std::min<size_t>(B.shape.size(), 2));
   if (product(batch_b) == 1 && product(batch_a) == count) {
     // [..., M, K] @ [K, N]: the batch folds into the rows of one big product (transformer Linear).
-    gemm<T>(false, false, count * M, N, K, T(1), a, b, T(0), y);
+    gemm<T>(false, false, count * M, N, K, T(1), a, b, T(0), y, ctx.threads());
     return;
   }
   std::vector<int64_t> a_off(static_cast<size_t>(count)), b_off(static_cast<size_t>(count));
@@ -98,7 +98,7 @@ Status gemmOp(KernelContext& ctx) {
           for (int64_t j = 0; j < N; ++j) yr[j] = bt * row[j];
       }
     }
-    gemm<T>(ta, tb, M, N, K, static_cast<T>(alpha), a->dataAs<T>(), b->dataAs<T>(), use_c ? T(1) : T(0), y);
+    gemm<T>(ta, tb, M, N, K, static_cast<T>(alpha), a->dataAs<T>(), b->dataAs<T>(), use_c ? T(1) : T(0), y, ctx.threads());
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(a->dtype) + " is not supported");
   ctx.setOutput(0, std::move(out));

@@ -65,6 +65,47 @@ g (float[3] v, float[2,3,2] b) => (float[2,2] c, float d) { c = MatMul(v, b) d =
   EXPECT_FLOAT_EQ(floats(out[1])[0], 14.0f);
 }
 
+// Products big enough for the 2-thread paths (row panels, column panels, threaded batch).
+TEST(LinalgOps, ThreadedProductsMatchNaiveLoops) {
+  auto naive = [](const std::vector<float>& a, const std::vector<float>& b, int batch, int M, int N, int K, bool ta, bool tb) {
+    std::vector<double> c(static_cast<size_t>(batch * M * N));
+    for (int p = 0; p < batch; ++p)
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+          double s = 0;
+          for (int k = 0; k < K; ++k)
+            s += double(a[p * M * K + (ta ? k * M + i : i * K + k)]) * double(b[p * K * N + (tb ? j * K + k : k * N + j)]);
+          c[static_cast<size_t>((p * M + i) * N + j)] = s;
+        }
+    return c;
+  };
+  auto expectClose = [](const std::vector<float>& got, const std::vector<double>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-3 * (1 + std::fabs(want[i]))) << i;
+  };
+  auto a = iota(2 * 96 * 64, 0.1f, -0.5f), b = iota(64 * 80, 0.2f, -1.0f);
+  auto out = run(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,96,64] a, float[64,80] b) => (float[2,96,80] c) { c = MatMul(a, b) })",
+                 {{"a", f32({2, 96, 64}, a)}, {"b", f32({64, 80}, b)}}, 2);
+  ASSERT_EQ(out.size(), 1u);
+  // The batch folds into rows: [192,64] x [64,80] with B shared.
+  std::vector<float> b2(b);
+  b2.insert(b2.end(), b.begin(), b.end());
+  expectClose(floats(out[0]), naive(a, b2, 2, 96, 80, 64, false, false));
+  auto ga = iota(128 * 8, 0.3f, -1.0f), gb = iota(512 * 128, 0.05f, -0.25f);
+  out = run(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[128,8] a, float[512,128] b) => (float[8,512] c) { c = Gemm<transA: int = 1, transB: int = 1>(a, b) })",
+            {{"a", f32({128, 8}, ga)}, {"b", f32({512, 128}, gb)}}, 2);
+  ASSERT_EQ(out.size(), 1u);
+  expectClose(floats(out[0]), naive(ga, gb, 1, 8, 512, 128, true, true));
+  auto ba = iota(12 * 32 * 32, 0.1f, -0.3f), bb = iota(12 * 32 * 32, 0.07f, -0.2f);
+  out = run(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[12,32,32] a, float[12,32,32] b) => (float[12,32,32] c) { c = MatMul(a, b) })",
+            {{"a", f32({12, 32, 32}, ba)}, {"b", f32({12, 32, 32}, bb)}}, 2);
+  ASSERT_EQ(out.size(), 1u);
+  expectClose(floats(out[0]), naive(ba, bb, 12, 32, 32, 32, false, false));
+}
+
 TEST(LinalgOps, MatMulRejectsMismatchedInnerDims) {
   auto proto = test::parseText(R"(<ir_version: 8, opset_import: ["" : 13]>
 g (float[2,3] a, float[2,2] b) => (float[2,2] c) { c = MatMul(a, b) })");
