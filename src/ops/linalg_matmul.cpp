@@ -1,5 +1,5 @@
 // MatMul (opsets 1-21: numpy matmul, batched with broadcasting, 1-D operands) and Gemm (opsets
-// 7-21: transA/transB, alpha/beta, C broadcast unidirectionally to M x N, C optional).
+// 1-21: transA/transB, alpha/beta, C broadcast unidirectionally to M x N, C optional from 11).
 #include "linalg.h"
 #include "linalg_gemm.h"
 
@@ -109,8 +109,9 @@ Status gemmOp(KernelContext& ctx) {
 
 void registerMatmulOps(OpRegistry& registry) {
   registry.add({"", "MatMul", 1, 1000, matmul});
-  // Gemm-6 and older had a `broadcast` attribute; 7 made C broadcast unidirectionally.
-  registry.add({"", "Gemm", 7, 1000, gemmOp});
+  // Gemm 1-6 had a `broadcast` attribute (0: C must already be M x N); 7+ always broadcasts C
+  // unidirectionally. Broadcasting whenever the shapes allow covers both forms.
+  registry.add({"", "Gemm", 1, 1000, gemmOp});
 }
 
 }  // namespace nnc::ops::linalg

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string>
 
 #include "nncompress/onnx/import.h"
 #include "nncompress/runtime/session.h"
@@ -236,6 +238,97 @@ g (float[2,3,4] q, float[2,5,4] k, float[3,3] m, float[2,1,3,4] e, float[5,4] f)
   auto f = iota(20);
   EXPECT_EQ(floats(out[3])[1 * 5 + 2], f[2 * 4 + 1]);
   EXPECT_FLOAT_EQ(floats(out[4])[0], m[0] + m[4] + m[8]);
+}
+
+// A naive einsum (explicit output, letters only): loops over every assignment of every label.
+std::vector<double> naiveEinsum(const std::string& eq, const std::vector<std::vector<float>>& data,
+                                const std::vector<std::vector<int64_t>>& shapes, std::vector<int64_t>* out_shape) {
+  const size_t arrow = eq.find("->");
+  std::vector<std::string> terms;
+  for (size_t s = 0;;) {
+    size_t c = eq.find(',', s);
+    terms.push_back(eq.substr(s, (c == std::string::npos || c > arrow ? arrow : c) - s));
+    if (c == std::string::npos || c > arrow) break;
+    s = c + 1;
+  }
+  const std::string out = eq.substr(arrow + 2);
+  std::map<char, int64_t> size;
+  for (size_t t = 0; t < terms.size(); ++t)
+    for (size_t d = 0; d < terms[t].size(); ++d) size[terms[t][d]] = shapes[t][d];
+  std::vector<char> labels;
+  for (auto& [c, n] : size) labels.push_back(c);
+  out_shape->clear();
+  for (char c : out) out_shape->push_back(size[c]);
+  std::vector<double> result(static_cast<size_t>(std::max<int64_t>(1, [&] { int64_t p = 1; for (auto d : *out_shape) p *= d; return p; }())));
+  std::map<char, int64_t> at;
+  for (char c : labels) at[c] = 0;
+  while (true) {
+    double prod = 1;
+    for (size_t t = 0; t < terms.size(); ++t) {
+      int64_t off = 0;
+      for (size_t d = 0; d < terms[t].size(); ++d) off = off * shapes[t][d] + at[terms[t][d]];
+      prod *= data[t][static_cast<size_t>(off)];
+    }
+    int64_t o = 0;
+    for (char c : out) o = o * size[c] + at[c];
+    result[static_cast<size_t>(o)] += prod;
+    size_t i = labels.size();
+    while (i > 0 && ++at[labels[i - 1]] == size[labels[i - 1]]) at[labels[--i]] = 0;
+    if (i == 0) break;
+  }
+  return result;
+}
+
+TEST(LinalgOps, EinsumMatchesNaiveEvaluation) {
+  struct Case {
+    const char* eq;
+    std::vector<std::vector<int64_t>> shapes;
+  };
+  const std::vector<Case> cases = {
+      {"ij,jk,kl->il", {{2, 3}, {3, 4}, {4, 2}}},
+      {"abc,cd->abd", {{2, 3, 4}, {4, 5}}},
+      {"bik,bjk->bji", {{2, 3, 4}, {2, 5, 4}}},
+      {"ijk,jil->kl", {{2, 3, 4}, {3, 2, 5}}},
+      {"iij,jk->ik", {{3, 3, 2}, {2, 4}}},
+      {"ab,cd->abcd", {{2, 3}, {2, 2}}},
+      {"abc->ca", {{2, 3, 4}}},
+      {"bhqd,bhkd->bhqk", {{1, 2, 3, 4}, {1, 2, 5, 4}}},
+  };
+  for (const Case& c : cases) {
+    std::string text = R"(<ir_version: 8, opset_import: ["" : 13]>
+g ()";
+    NamedTensors inputs;
+    std::vector<std::vector<float>> data;
+    std::string args;
+    for (size_t i = 0; i < c.shapes.size(); ++i) {
+      std::string name = std::to_string(i);
+      name.insert(name.begin(), 'x');
+      int64_t n = 1;
+      std::string dims;
+      for (auto d : c.shapes[i]) {
+        n *= d;
+        if (!dims.empty()) dims += ',';
+        dims += std::to_string(d);
+      }
+      data.push_back(iota(n, 0.25f * static_cast<float>(i + 1), -0.5f));
+      inputs.emplace_back(name, f32(c.shapes[i], data.back()));
+      if (i) text += ", ", args += ", ";
+      text += "float[";
+      text += dims;
+      text += "] ";
+      text += name;
+      args += name;
+    }
+    text += ") => (float[] y) { y = Einsum<equation: string = \"" + std::string(c.eq) + "\">(" + args + ") }";
+    std::vector<int64_t> shape;
+    auto want = naiveEinsum(c.eq, data, c.shapes, &shape);
+    auto out = run(text.c_str(), inputs, 2);
+    ASSERT_EQ(out.size(), 1u) << c.eq;
+    EXPECT_EQ(out[0].shape, shape) << c.eq;
+    auto got = floats(out[0]);
+    ASSERT_EQ(got.size(), want.size()) << c.eq;
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << c.eq << " at " << i;
+  }
 }
 
 TEST(LinalgOps, DetOfBatch) {
