@@ -16,6 +16,13 @@
 
 namespace {
 
+// "x0", "x1", ... (built without operator+ on a temporary, which trips GCC 12's -Wrestrict).
+std::string inputName(size_t i) {
+  std::string name = std::to_string(i);
+  name.insert(name.begin(), 'x');
+  return name;
+}
+
 nnc::Value* input(nnc::Graph& g, const std::string& name, const std::vector<int64_t>& shape) {
   nnc::Value* v = g.addValue(name);
   v->type.kind = nnc::ValueType::Kind::kTensor;
@@ -44,7 +51,7 @@ nnc::Model oneNode(const std::string& op, const std::vector<std::vector<int64_t>
   model.opset_imports = {{"", 17}};
   nnc::Graph& g = *model.graph;
   nnc::Node* n = g.appendNode(op);
-  for (size_t i = 0; i < shapes.size(); ++i) g.appendNodeInput(n, input(g, "x" + std::to_string(i), shapes[i]));
+  for (size_t i = 0; i < shapes.size(); ++i) g.appendNodeInput(n, input(g, inputName(i), shapes[i]));
   if (!equation.empty()) {
     nnc::Attribute a;
     a.name = "equation";
@@ -75,7 +82,7 @@ Timing timeRuns(const nnc::Model& model, const std::vector<std::vector<int64_t>>
     std::exit(1);
   }
   nnc::NamedTensors inputs;
-  for (size_t i = 0; i < shapes.size(); ++i) inputs.emplace_back("x" + std::to_string(i), randomTensor(shapes[i], 7 + static_cast<uint32_t>(i)));
+  for (size_t i = 0; i < shapes.size(); ++i) inputs.emplace_back(inputName(i), randomTensor(shapes[i], 7 + static_cast<uint32_t>(i)));
   std::vector<double> ms, cpu;
   for (int r = 0; r < repeats + 3; ++r) {
     auto t0 = std::chrono::steady_clock::now();
