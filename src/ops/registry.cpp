@@ -9,6 +9,7 @@ void registerElementwiseOps(OpRegistry& registry);
 void registerQuantOps(OpRegistry& registry);
 void registerNnOps(OpRegistry& registry);
 void registerRnnOps(OpRegistry& registry);
+void registerLinalgOps(OpRegistry& registry);
 }  // namespace ops
 
 const OpRegistry& defaultRegistry() {
@@ -19,6 +20,7 @@ const OpRegistry& defaultRegistry() {
     ops::registerQuantOps(r);
     ops::registerNnOps(r);
     ops::registerRnnOps(r);
+    ops::registerLinalgOps(r);
     return r;
   }();
   return registry;
