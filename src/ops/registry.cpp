@@ -6,6 +6,7 @@ namespace nnc {
 namespace ops {
 void registerConstantOps(OpRegistry& registry);
 void registerElementwiseOps(OpRegistry& registry);
+void registerShapeOps(OpRegistry& registry);
 }  // namespace ops
 
 const OpRegistry& defaultRegistry() {
@@ -13,6 +14,7 @@ const OpRegistry& defaultRegistry() {
     OpRegistry r;
     ops::registerConstantOps(r);
     ops::registerElementwiseOps(r);
+    ops::registerShapeOps(r);
     return r;
   }();
   return registry;

@@ -1,0 +1,178 @@
+// Hand-computed checks of shape/data-movement kernels for corners the ONNX backend tests miss:
+// non-float dtypes moved as bytes (float16, bool), zero-copy reshapes, clamping, negative
+// steps, empty tensors, and bad shape inputs reported as errors instead of crashes.
+#include <gtest/gtest.h>
+
+#include "nncompress/onnx/import.h"
+#include "nncompress/runtime/session.h"
+#include "test_util.h"
+
+namespace nnc {
+namespace {
+
+// Builds a model from ONNX text and runs it on `inputs`.
+Expected<std::vector<Tensor>> runText(const std::string& text, NamedTensors inputs) {
+  auto proto = test::parseText(text.c_str());
+  auto model = importModel(proto, "");
+  if (!model) return model.status();
+  auto session = Session::create(*model);
+  if (!session) return session.status();
+  return (*session)->run(inputs);
+}
+
+Tensor ints(std::vector<int64_t> shape, std::vector<int64_t> v) { return Tensor::fromValues<int64_t>(DType::kInt64, std::move(shape), v); }
+
+TEST(ShapeOps, ReshapeSharesBufferAndInfersDims) {
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {2, 3, 4}, std::vector<float>(24, 1.0f));
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 14]>
+g (float[2,3,4] x, int64[3] s) => (float[2,4,3] y) { y = Reshape(x, s) }
+)", {{"x", x}, {"s", ints({3}, {0, -1, 3})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ((*out)[0].shape, (std::vector<int64_t>{2, 4, 3}));
+  EXPECT_EQ((*out)[0].bytes(), x.bytes());  // zero-copy
+}
+
+TEST(ShapeOps, ReshapeBadShapeIsAnError) {
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {2, 3}, std::vector<float>(6, 1.0f));
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 14]>
+g (float[2,3] x, int64[2] s) => (float[a,b] y) { y = Reshape(x, s) }
+)";
+  EXPECT_FALSE(runText(text, {{"x", x}, {"s", ints({2}, {-1, -1})}}).isOk());
+  EXPECT_FALSE(runText(text, {{"x", x}, {"s", ints({2}, {4, 2})}}).isOk());
+  EXPECT_FALSE(runText(text, {{"x", x}, {"s", ints({2}, {-2, 3})}}).isOk());
+  EXPECT_TRUE(runText(text, {{"x", x}, {"s", ints({2}, {0, -1})}}).isOk());  // [2,3]: valid
+}
+
+TEST(ShapeOps, GatherOutOfRangeIsAnError) {
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {3}, {1, 2, 3});
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[3] x, int64[2] i) => (float[2] y) { y = Gather(x, i) }
+)";
+  auto bad = runText(text, {{"x", x}, {"i", ints({2}, {0, 3})}});
+  EXPECT_FALSE(bad.isOk());
+  auto good = runText(text, {{"x", x}, {"i", ints({2}, {-1, 0})}});
+  ASSERT_TRUE(good.isOk()) << good.status().message();
+  EXPECT_EQ((*good)[0].dataAs<float>()[0], 3.0f);
+  EXPECT_EQ((*good)[0].dataAs<float>()[1], 1.0f);
+}
+
+TEST(ShapeOps, TransposeFloat16IsMovedAsBits) {
+  // float16 bit patterns (including a NaN payload) must come through unchanged.
+  Tensor x = Tensor::fromValues<uint16_t>(DType::kFloat16, {2, 3}, {0x3c00, 0x7e01, 0x8000, 0x0001, 0xfbff, 0x4000});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float16[2,3] x) => (float16[3,2] y) { y = Transpose<perm = [1, 0]>(x) }
+)", {{"x", x}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  const uint16_t* y = (*out)[0].dataAs<uint16_t>();
+  const std::vector<uint16_t> expected = {0x3c00, 0x0001, 0x7e01, 0xfbff, 0x8000, 0x4000};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(y[i], expected[i]) << i;
+}
+
+TEST(ShapeOps, SliceNegativeStepClampsAndEmpty) {
+  Tensor x = Tensor::fromValues<int32_t>(DType::kInt32, {5}, {0, 1, 2, 3, 4});
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (int32[5] x, int64[1] s, int64[1] e, int64[1] a, int64[1] st) => (int32[n] y) { y = Slice(x, s, e, a, st) }
+)";
+  // start 100 clamps to 4, end INT64_MIN clamps to -1 (before the first element): everything reversed.
+  auto out = runText(text, {{"x", x}, {"s", ints({1}, {100})}, {"e", ints({1}, {INT64_MIN})}, {"a", ints({1}, {-1})}, {"st", ints({1}, {-2})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  ASSERT_EQ((*out)[0].shape, std::vector<int64_t>{3});
+  EXPECT_EQ((*out)[0].dataAs<int32_t>()[0], 4);
+  EXPECT_EQ((*out)[0].dataAs<int32_t>()[1], 2);
+  EXPECT_EQ((*out)[0].dataAs<int32_t>()[2], 0);
+  auto empty = runText(text, {{"x", x}, {"s", ints({1}, {3})}, {"e", ints({1}, {1})}, {"a", ints({1}, {0})}, {"st", ints({1}, {1})}});
+  ASSERT_TRUE(empty.isOk()) << empty.status().message();
+  EXPECT_EQ((*empty)[0].shape, std::vector<int64_t>{0});
+  auto zero_step = runText(text, {{"x", x}, {"s", ints({1}, {0})}, {"e", ints({1}, {5})}, {"a", ints({1}, {0})}, {"st", ints({1}, {0})}});
+  EXPECT_FALSE(zero_step.isOk());
+}
+
+TEST(ShapeOps, ConcatBoolAndEmptyInput) {
+  Tensor a = Tensor::fromValues<uint8_t>(DType::kBool, {2, 1}, {1, 0});
+  Tensor b = Tensor::fromValues<uint8_t>(DType::kBool, {2, 0}, {});
+  Tensor c = Tensor::fromValues<uint8_t>(DType::kBool, {2, 2}, {0, 1, 1, 1});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool[2,1] a, bool[2,0] b, bool[2,2] c) => (bool[2,3] y) { y = Concat<axis = -1>(a, b, c) }
+)", {{"a", a}, {"b", b}, {"c", c}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  const std::vector<uint8_t> expected = {1, 0, 1, 0, 1, 1};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ((*out)[0].dataAs<uint8_t>()[i], expected[i]) << i;
+}
+
+TEST(ShapeOps, PadReflectAndNegativePads) {
+  Tensor x = Tensor::fromValues<int64_t>(DType::kInt64, {1, 4}, {1, 2, 3, 4});
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 18]>
+g (int64[1,4] x, int64[2] p, int64[1] a) => (int64[1,n] y) { y = Pad<mode = "reflect">(x, p, , a) }
+)";
+  // pads on axis -1 only: begin 2 (reflect), end -1 (crop the last element).
+  auto out = runText(text, {{"x", x}, {"p", ints({2}, {2, -1})}, {"a", ints({1}, {-1})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  ASSERT_EQ((*out)[0].shape, (std::vector<int64_t>{1, 5}));
+  const std::vector<int64_t> expected = {3, 2, 1, 2, 3};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ((*out)[0].dataAs<int64_t>()[i], expected[i]) << i;
+}
+
+TEST(ShapeOps, LargeTransposeNchwToNhwc) {
+  // A big 4D transpose (NCHW -> NHWC) exercises the tiled, threaded path; check a few elements.
+  const int64_t n = 2, c = 33, h = 40, w = 50;
+  std::vector<float> v(static_cast<size_t>(n * c * h * w));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,33,40,50] x) => (float[2,40,50,33] y) { y = Transpose<perm = [0, 2, 3, 1]>(x) }
+)", {{"x", Tensor::fromValues<float>(DType::kFloat, {n, c, h, w}, v)}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  const float* y = (*out)[0].dataAs<float>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t i = 0; i < h; i += 7)
+      for (int64_t j = 0; j < w; j += 3)
+        for (int64_t k = 0; k < c; k += 5)
+          ASSERT_EQ(y[((b * h + i) * w + j) * c + k], v[static_cast<size_t>(((b * c + k) * h + i) * w + j)]);
+}
+
+TEST(ShapeOps, SplitNumOutputsUneven) {
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {5}, {1, 2, 3, 4, 5});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 18]>
+g (float[5] x) => (float[2] a, float[2] b, float[1] c) { a, b, c = Split<num_outputs = 3>(x) }
+)", {{"x", x}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ((*out)[0].shape, std::vector<int64_t>{2});
+  EXPECT_EQ((*out)[2].shape, std::vector<int64_t>{1});
+  EXPECT_EQ((*out)[2].dataAs<float>()[0], 5.0f);
+}
+
+TEST(ShapeOps, ScatterNDMaxAndBadIndex) {
+  Tensor data = Tensor::fromValues<float>(DType::kFloat, {4}, {1, 5, 3, 7});
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 18]>
+g (float[4] d, int64[2,1] i, float[2] u) => (float[4] y) { y = ScatterND<reduction = "max">(d, i, u) }
+)";
+  auto out = runText(text, {{"d", data}, {"i", ints({2, 1}, {1, -1})}, {"u", Tensor::fromValues<float>(DType::kFloat, {2}, {9, 2})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  const std::vector<float> expected = {1, 9, 3, 7};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ((*out)[0].dataAs<float>()[i], expected[i]) << i;
+  EXPECT_FALSE(runText(text, {{"d", data}, {"i", ints({2, 1}, {1, 4})}, {"u", Tensor::fromValues<float>(DType::kFloat, {2}, {9, 2})}}).isOk());
+}
+
+TEST(ShapeOps, NonZeroTreatsNegativeZeroAsZero) {
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {4}, {-0.0f, 1.0f, 0.0f, -2.0f});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[4] x) => (int64[1,n] y) { y = NonZero(x) }
+)", {{"x", x}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  ASSERT_EQ((*out)[0].shape, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ((*out)[0].dataAs<int64_t>()[0], 1);
+  EXPECT_EQ((*out)[0].dataAs<int64_t>()[1], 3);
+}
+
+}  // namespace
+}  // namespace nnc
