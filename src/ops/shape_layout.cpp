@@ -63,7 +63,7 @@ Status depthSpace(KernelContext& ctx, bool to_space) {
   NNC_ASSIGN_OR_RETURN(size_t esize, movableBytes(ctx, *x));
   if (x->shape.size() != 4) return ctx.fail("input must be 4D (NCHW), got " + shapeToString(x->shape));
   const int64_t b = ctx.attrInt("blocksize", 0);
-  if (b <= 0) return ctx.fail("blocksize must be positive");
+  if (b <= 0 || b > (1 << 16)) return ctx.fail("blocksize " + std::to_string(b) + " is out of range");
   const int64_t n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
   if (to_space) {
     if (c % (b * b) != 0) return ctx.fail("channels " + std::to_string(c) + " are not divisible by blocksize^2");
@@ -103,7 +103,7 @@ Status concat(KernelContext& ctx) {
     out_shape[axis] += t->shape[axis];
   }
   if (inputs.size() == 1) {
-    ctx.setOutput(0, first);
+    ctx.setOutput(0, reshaped(first, first.shape));
     return Status::ok();
   }
   const int64_t outer = product(first.shape, 0, axis);
@@ -138,6 +138,7 @@ Status split(KernelContext& ctx) {
   const auto axis = static_cast<size_t>(*axis_or);
   const int64_t dim = x->shape[axis];
   const auto n = static_cast<int64_t>(ctx.outputCount());
+  if (n == 0) return ctx.fail("has no outputs");
   std::vector<int64_t> sizes;
   if (ctx.opset() < 13 && ctx.hasAttr("split")) {
     sizes = ctx.attrInts("split");

@@ -1,6 +1,6 @@
 // Data-dependent selection and masks: NonZero (9+), Trilu (14+), OneHot (9+), Compress (9+),
-// ReverseSequence (10+), Unique (11+, numeric types). All move elements as raw bytes except
-// Unique, which compares values.
+// ReverseSequence (10+), Unique (11+; numeric and bool, 16-bit floats via float32). All move
+// elements as raw bytes except Unique, which compares values.
 #include <algorithm>
 #include <numeric>
 
@@ -193,7 +193,7 @@ Status unique(KernelContext& ctx) {
   std::iota(order.begin(), order.end(), 0);
   std::vector<int64_t> group_of(static_cast<size_t>(items));  // sorted position -> group id
   std::vector<int64_t> firsts, counts;
-  const bool ok = dispatchNumeric(x->dtype, [&](auto zero) {
+  auto byValue = [&](auto zero) {
     using T = decltype(zero);
     const T* p = x->dataAs<T>();
     // -1/0/1 lexicographic comparison of two items.
@@ -215,7 +215,8 @@ Status unique(KernelContext& ctx) {
       ++counts.back();
       group_of[static_cast<size_t>(order[s])] = static_cast<int64_t>(firsts.size()) - 1;
     }
-  });
+  };
+  const bool ok = x->dtype == DType::kBool ? (byValue(uint8_t{}), true) : dispatchNumeric(x->dtype, byValue);
   if (!ok) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
   const auto u = static_cast<int64_t>(firsts.size());
   // Output position of each group: sorted order, or order of first occurrence.
@@ -259,7 +260,8 @@ void registerMiscOps(OpRegistry& registry) {
   registry.add({"", "OneHot", 9, 1000, oneHot, true});
   registry.add({"", "Compress", 9, 1000, compress, true});
   registry.add({"", "ReverseSequence", 10, 1000, reverseSequence, true});
-  registry.add({"", "Unique", 11, 1000, unique, true});
+  // Unique compares values: float16/bfloat16 are compared in float32 (exact) and rounded back.
+  registry.add({"", "Unique", 11, 1000, unique, false});
 }
 
 }  // namespace shape

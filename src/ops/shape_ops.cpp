@@ -1,8 +1,8 @@
 // Shape-only ops and shape-derived constants, all zero-copy where the data does not change:
 // Reshape (1-4 shape attribute, 5+ input, 14+ allowzero), Flatten (1+, negative axis 11+),
 // Squeeze/Unsqueeze (axes attribute 1-12, input 13+), Shape (start/end 15+), Size,
-// ConstantOfShape (9+), Range (11+), Dropout (inference; mask bool from 10, type T before),
-// EyeLike (9+). Also registerShapeOps, which registers the whole family.
+// ConstantOfShape (9+), Range (11+; 16-bit floats via float32), Dropout (inference; mask bool
+// from 10, type T before), EyeLike (9+). Also registerShapeOps, which registers the whole family.
 #include <algorithm>
 #include <cmath>
 
@@ -170,10 +170,15 @@ Status range(KernelContext& ctx) {
       return;
     }
     const int64_t count = n > 0 ? static_cast<int64_t>(n) : 0;
+    status = checkShape(ctx, {count}, sizeof(T));
+    if (!status.isOk()) return;
     T* out = nullptr;
     Tensor result = allocate<T>(start->dtype, {count}, &out);
     T v = s;  // accumulate like the spec's loop body (and ONNX Runtime)
-    for (int64_t i = 0; i < count; ++i, v = static_cast<T>(v + d)) out[i] = v;
+    for (int64_t i = 0; i < count; ++i) {
+      out[i] = v;
+      if (i + 1 < count) v = static_cast<T>(v + d);  // no add past the last element: no overflow
+    }
     ctx.setOutput(0, std::move(result));
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(start->dtype) + " is not supported");
@@ -197,7 +202,7 @@ Status dropout(KernelContext& ctx) {
   }
   // Training with ratio 0 keeps everything, so it is deterministic; other ratios need an RNG.
   if (training && ratio != 0) return ctx.unsupportedHere("training_mode with a nonzero ratio is not supported");
-  ctx.setOutput(0, *x);
+  ctx.setOutput(0, reshaped(*x, x->shape));
   if (ctx.outputCount() > 1 && ctx.outputWanted(1)) {
     const DType mask_type = ctx.opset() >= 10 ? DType::kBool : x->dtype;
     const size_t esize = elementBytes(mask_type);
@@ -246,7 +251,8 @@ void registerShapeOps(OpRegistry& registry) {
   registry.add({"", "Shape", 1, 1000, shapeOp, true});
   registry.add({"", "Size", 1, 1000, size, true});
   registry.add({"", "ConstantOfShape", 9, 1000, constantOfShape, true});
-  registry.add({"", "Range", 11, 1000, range, true});
+  // Range computes values: float16/bfloat16 go through float32 like other arithmetic kernels.
+  registry.add({"", "Range", 11, 1000, range, false});
   registry.add({"", "Dropout", 1, 1000, dropout, true});
   registry.add({"", "EyeLike", 9, 1000, eyeLike, true});
   registerLayoutOps(registry);

@@ -90,7 +90,7 @@ Status expand(KernelContext& ctx) {
   if (!out_shape) return ctx.fail(out_shape.status().message());
   NNC_RETURN_IF_ERROR(checkShape(ctx, *out_shape, esize));
   if (*out_shape == x->shape) {
-    ctx.setOutput(0, *x);
+    ctx.setOutput(0, reshaped(*x, x->shape));
     return Status::ok();
   }
   uint8_t* out = nullptr;
@@ -179,16 +179,15 @@ Status pad(KernelContext& ctx) {
     auto axis = normalizeAxis(axes[i], rank);
     if (!axis) return ctx.fail(axis.status().message());
     const auto d = static_cast<size_t>(*axis);
+    auto huge = [](int64_t p) { return p > (int64_t{1} << 40) || p < -(int64_t{1} << 40); };
+    if (huge(pads[i]) || huge(pads[i + axes.size()]))
+      return ctx.fail("pads " + shapeToString(pads) + " are out of range");
     begin[d] = pads[i];
     out_shape[d] = x->shape[d] + pads[i] + pads[i + axes.size()];
     if (out_shape[d] < 0) return ctx.fail("pads " + shapeToString(pads) + " crop more than the input has");
     if (mode != 0 && x->shape[d] == 0 && out_shape[d] > 0) return ctx.fail("cannot pad an empty axis in " + mode_name + " mode");
   }
   NNC_RETURN_IF_ERROR(checkShape(ctx, out_shape, esize));
-  // Source index per output index, per axis.
-  std::vector<std::vector<int64_t>> maps(static_cast<size_t>(rank));
-  for (size_t d = 0; d < maps.size(); ++d)
-    for (int64_t j = 0; j < out_shape[d]; ++j) maps[d].push_back(padSource(j, begin[d], x->shape[d], mode));
   uint8_t* out = nullptr;
   Tensor result = Tensor::uninitialized(x->dtype, out_shape, &out);
   const int64_t total = product(out_shape);
@@ -203,20 +202,23 @@ Status pad(KernelContext& ctx) {
   const auto in_strides = contiguousStrides(x->shape);
   // The interior of the last axis is one contiguous run of the input row.
   const int64_t lo = std::clamp<int64_t>(begin[last], 0, cols), hi = std::clamp<int64_t>(begin[last] + n_last, lo, cols);
+  // Source index of each output column (outer axes are mapped per row).
+  std::vector<int64_t> col_map(static_cast<size_t>(cols));
+  for (int64_t j = 0; j < cols; ++j) col_map[static_cast<size_t>(j)] = padSource(j, begin[last], n_last, mode);
   dispatchBySize(esize, [&](auto zero) {
     using T = decltype(zero);
     T c;
     std::memcpy(&c, value, sizeof(T));
     const T* in = x->dataAs<T>();
     T* o = reinterpret_cast<T*>(out);
-    const int64_t* map = maps[last].data();
+    const int64_t* map = col_map.data();
 #pragma omp parallel for if (total * static_cast<int64_t>(sizeof(T)) > (1 << 18))
     for (int64_t r = 0; r < rows; ++r) {
       T* dst = o + r * cols;
       int64_t rem = r, src = 0;
       bool constant_row = false;
       for (size_t d = last; d-- > 0;) {
-        const int64_t m = maps[d][static_cast<size_t>(rem % out_shape[d])];
+        const int64_t m = padSource(rem % out_shape[d], begin[d], x->shape[d], mode);
         rem /= out_shape[d];
         if (m < 0) constant_row = true;
         src += m * in_strides[d];

@@ -1,8 +1,14 @@
 // Helpers of the shape/data-movement family (see shape_util.h).
 #include "shape_util.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace nnc::ops::shape {
 
@@ -28,7 +34,32 @@ std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& shape) {
 namespace {
 
 constexpr int64_t kParallelBytes = 1 << 18;  // below this, threads cost more than they save
-constexpr int64_t kRowBlock = 16;
+constexpr int64_t kRowBlock = 64;  // rows per task
+constexpr int64_t kTile = 16;      // 2D transpose tile: one 64-byte line of floats
+
+#ifdef __AVX2__
+// dst[i][j] = src[j][i] for an 8x8 block of 4-byte elements (pure moves: bits are kept).
+inline void transpose8x8(const uint32_t* src, int64_t sstride, uint32_t* dst, int64_t dstride) {
+  const auto* s = reinterpret_cast<const float*>(src);
+  auto* d = reinterpret_cast<float*>(dst);
+  __m256 r[8], t[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(s + k * sstride);
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    r[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(d + k * dstride, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+    _mm256_storeu_ps(d + (k + 4) * dstride, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+  }
+}
+#endif
 
 template <typename T>
 void copyRows(const T* in, T* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& is,
@@ -39,36 +70,73 @@ void copyRows(const T* in, T* out, const std::vector<int64_t>& shape, const std:
   const int64_t irs = r >= 2 ? is[r - 2] : 0, ors = r >= 2 ? os[r - 2] : 0;
   const size_t outer_dims = r >= 2 ? r - 2 : 0;
   const int64_t outer = product(shape, 0, outer_dims);
+  // Tasks are blocks of rows; when there are few, columns are split too so threads get work.
   const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-  const int64_t tasks = outer * blocks;
+  int64_t col_chunk = cols;
+  if (outer * blocks < 8 && cols >= 2 * kTile) {
+    const int64_t want = std::min((8 + outer * blocks - 1) / (outer * blocks), cols / kTile);
+    col_chunk = ((cols + want - 1) / want + kTile - 1) / kTile * kTile;
+  }
+  const int64_t chunks = (cols + col_chunk - 1) / col_chunk;
+  const int64_t tasks = outer * blocks * chunks;
   const int64_t bytes = outer * rows * cols * static_cast<int64_t>(sizeof(T));
 #pragma omp parallel for if (bytes > kParallelBytes && tasks > 1)
   for (int64_t task = 0; task < tasks; ++task) {
-    int64_t o = task / blocks, ioff = 0, ooff = 0;
+    const int64_t c0 = (task % chunks) * col_chunk, c1 = std::min(cols, c0 + col_chunk);
+    const int64_t block = (task / chunks) % blocks;
+    int64_t o = task / (chunks * blocks), ioff = 0, ooff = 0;
     for (size_t d = outer_dims; d-- > 0;) {
       const int64_t idx = o % shape[d];
       o /= shape[d];
       ioff += idx * is[d];
       ooff += idx * os[d];
     }
-    const int64_t r0 = (task % blocks) * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+    const int64_t r0 = block * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
     if (ics == 1 && ocs == 1) {
-      for (int64_t i = r0; i < r1; ++i) std::memcpy(out + ooff + i * ors, in + ioff + i * irs, sizeof(T) * static_cast<size_t>(cols));
+      for (int64_t i = r0; i < r1; ++i)
+        std::memcpy(out + ooff + i * ors + c0, in + ioff + i * irs + c0, sizeof(T) * static_cast<size_t>(c1 - c0));
     } else if (irs == 1 && ocs == 1) {
       // A 2D transpose: walk tiles so that both the reads (down rows) and writes stay in cache.
-      for (int64_t j0 = 0; j0 < cols; j0 += kRowBlock) {
-        const int64_t j1 = std::min(cols, j0 + kRowBlock);
-        for (int64_t i = r0; i < r1; ++i) {
-          T* dst = out + ooff + i * ors;
-          const T* src = in + ioff + i;
-          for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * ics];
+      for (int64_t j0 = c0; j0 < c1; j0 += kTile) {
+        const int64_t j1 = std::min(c1, j0 + kTile);
+        for (int64_t i0 = r0; i0 < r1; i0 += kTile) {
+          const int64_t i1 = std::min(r1, i0 + kTile);
+#ifdef __AVX2__
+          if constexpr (sizeof(T) == 4) {
+            if (i1 - i0 == kTile && j1 - j0 == kTile) {
+              for (int64_t a = 0; a < kTile; a += 8)
+                for (int64_t b = 0; b < kTile; b += 8)
+                  transpose8x8(reinterpret_cast<const uint32_t*>(in + ioff + i0 + a + (j0 + b) * ics), ics,
+                               reinterpret_cast<uint32_t*>(out + ooff + (i0 + a) * ors + j0 + b), ors);
+              continue;
+            }
+          }
+#endif
+          if (i1 - i0 == kTile && j1 - j0 == kTile) {
+            // Full tile through a local buffer: contiguous reads, then contiguous writes.
+            T tile[kTile][kTile];
+            for (int64_t j = 0; j < kTile; ++j) {
+              const T* src = in + ioff + i0 + (j0 + j) * ics;
+              for (int64_t i = 0; i < kTile; ++i) tile[j][i] = src[i];
+            }
+            for (int64_t i = 0; i < kTile; ++i) {
+              T* dst = out + ooff + (i0 + i) * ors + j0;
+              for (int64_t j = 0; j < kTile; ++j) dst[j] = tile[j][i];
+            }
+            continue;
+          }
+          for (int64_t i = i0; i < i1; ++i) {
+            T* dst = out + ooff + i * ors;
+            const T* src = in + ioff + i;
+            for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * ics];
+          }
         }
       }
     } else {
       for (int64_t i = r0; i < r1; ++i) {
         T* dst = out + ooff + i * ors;
         const T* src = in + ioff + i * irs;
-        for (int64_t j = 0; j < cols; ++j) dst[j * ocs] = src[j * ics];
+        for (int64_t j = c0; j < c1; ++j) dst[j * ocs] = src[j * ics];
       }
     }
   }
@@ -154,9 +222,13 @@ bool encodeScalar(DType dtype, double value, uint8_t* out) {
 Status checkShape(const KernelContext& ctx, const std::vector<int64_t>& shape, size_t esize) {
   auto count = checkedElementCount(shape);
   if (!count) return ctx.fail("invalid output shape " + shapeToString(shape) + ": " + count.status().message());
-  // 2^40 bytes: far beyond any real activation; refusing it beats a bad_alloc abort.
-  if (*count > (int64_t{1} << 40) / static_cast<int64_t>(std::max<size_t>(esize, 1)))
-    return ctx.fail("output shape " + shapeToString(shape) + " is too large");
+  // More than the machine's memory cannot be allocated: refusing it beats a bad_alloc abort.
+  static const int64_t limit = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{1} << 40;
+  }();
+  if (*count > limit / static_cast<int64_t>(std::max<size_t>(esize, 1)))
+    return ctx.fail("output shape " + shapeToString(shape) + " needs more memory than the machine has");
   return Status::ok();
 }
 

@@ -137,6 +137,28 @@ g (float[2,33,40,50] x) => (float[2,40,50,33] y) { y = Transpose<perm = [0, 2, 3
           ASSERT_EQ(y[((b * h + i) * w + j) * c + k], v[static_cast<size_t>(((b * c + k) * h + i) * w + j)]);
 }
 
+TEST(ShapeOps, TransposeFullTilesOfEachElementSize) {
+  // 48x80 is whole 16x16 tiles (the AVX path for 4-byte types); check every element for 1-8 bytes.
+  const int64_t r = 48, c = 80;
+  for (const char* type : {"uint8", "float16", "int32", "double"}) {
+    const std::string text = std::string("<ir_version: 8, opset_import: [\"\" : 13]>\ng (") + type + "[48,80] x) => (" + type +
+                             "[80,48] y) { y = Transpose<perm = [1, 0]>(x) }";
+    DType dtype = std::string(type) == "uint8" ? DType::kUInt8 : std::string(type) == "float16" ? DType::kFloat16
+                  : std::string(type) == "int32" ? DType::kInt32 : DType::kDouble;
+    const size_t esize = static_cast<size_t>(dtypeBits(dtype) / 8);
+    uint8_t* data = nullptr;
+    Tensor x = Tensor::zeros(dtype, {r, c}, &data);
+    for (size_t i = 0; i < x.byteSize(); ++i) data[i] = static_cast<uint8_t>(i * 7 + i / 251);
+    auto out = runText(text, {{"x", x}});
+    ASSERT_TRUE(out.isOk()) << type << ": " << out.status().message();
+    const uint8_t* y = (*out)[0].bytes();
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < c; ++j)
+        ASSERT_EQ(std::memcmp(y + static_cast<size_t>(j * r + i) * esize, data + static_cast<size_t>(i * c + j) * esize, esize), 0)
+            << type << " at " << i << "," << j;
+  }
+}
+
 TEST(ShapeOps, SplitNumOutputsUneven) {
   Tensor x = Tensor::fromValues<float>(DType::kFloat, {5}, {1, 2, 3, 4, 5});
   auto out = runText(R"(
@@ -172,6 +194,51 @@ g (float[4] x) => (int64[1,n] y) { y = NonZero(x) }
   ASSERT_EQ((*out)[0].shape, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ((*out)[0].dataAs<int64_t>()[0], 1);
   EXPECT_EQ((*out)[0].dataAs<int64_t>()[1], 3);
+}
+
+TEST(ShapeOps, UniqueBoolSortedWithCounts) {
+  Tensor x = Tensor::fromValues<uint8_t>(DType::kBool, {4}, {1, 0, 1, 1});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 11]>
+g (bool[4] x) => (bool[n] y, int64[n] i, int64[4] inv, int64[n] c) { y, i, inv, c = Unique(x) }
+)", {{"x", x}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  ASSERT_EQ((*out)[0].shape, std::vector<int64_t>{2});
+  EXPECT_EQ((*out)[0].dataAs<uint8_t>()[0], 0);
+  EXPECT_EQ((*out)[1].dataAs<int64_t>()[0], 1);  // first 0 at index 1
+  EXPECT_EQ((*out)[1].dataAs<int64_t>()[1], 0);
+  EXPECT_EQ((*out)[2].dataAs<int64_t>()[0], 1);  // inverse of x[0] = true -> 1
+  EXPECT_EQ((*out)[3].dataAs<int64_t>()[1], 3);
+}
+
+TEST(ShapeOps, TileBfloat16AndSqueezeErrors) {
+  Tensor x = Tensor::fromValues<uint16_t>(DType::kBFloat16, {1, 2}, {0x3f80, 0xffc1});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bfloat16[1,2] x, int64[2] r) => (bfloat16[2,4] y) { y = Tile(x, r) }
+)", {{"x", x}, {"r", ints({2}, {2, 2})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  for (int i = 0; i < 8; ++i) EXPECT_EQ((*out)[0].dataAs<uint16_t>()[i], i % 2 ? 0xffc1 : 0x3f80) << i;
+  const char* squeeze = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,2] x, int64[1] a) => (float[n] y) { y = Squeeze(x, a) }
+)";
+  Tensor f = Tensor::fromValues<float>(DType::kFloat, {1, 2}, {1, 2});
+  EXPECT_FALSE(runText(squeeze, {{"x", f}, {"a", ints({1}, {1})}}).isOk());  // dim 1 has size 2
+  EXPECT_FALSE(runText(squeeze, {{"x", f}, {"a", ints({1}, {2})}}).isOk());  // out of range
+  auto ok = runText(squeeze, {{"x", f}, {"a", ints({1}, {-2})}});
+  ASSERT_TRUE(ok.isOk()) << ok.status().message();
+  EXPECT_EQ((*ok)[0].shape, std::vector<int64_t>{2});
+}
+
+TEST(ShapeOps, UnsqueezeAttributeBeforeOpset13) {
+  Tensor x = Tensor::fromValues<int8_t>(DType::kInt8, {3}, {1, 2, 3});
+  auto out = runText(R"(
+<ir_version: 8, opset_import: ["" : 11]>
+g (int8[3] x) => (int8[3,1,1] y) { y = Unsqueeze<axes = [-1, 1]>(x) }
+)", {{"x", x}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ((*out)[0].shape, (std::vector<int64_t>{3, 1, 1}));
 }
 
 }  // namespace
