@@ -1,7 +1,7 @@
 // Layout changes that move whole elements: Transpose (1+; merges dims so common 4D perms become
 // 2D/3D tiled copies, identity perms are zero-copy), DepthToSpace (1+, mode DCR/CRD from 11),
 // SpaceToDepth (1+), Concat (1+, axis default 1 before opset 4), Split (split attribute before
-// 13, input from 13, num_outputs from 18).
+// 13, input from 13, num_outputs from 18; zero-copy views when the parts are contiguous).
 #include <algorithm>
 
 #include "shape_util.h"
@@ -48,7 +48,7 @@ Status transpose(KernelContext& ctx) {
   if (perm.size() != rank) return ctx.fail("perm " + shapeToString(perm) + " does not match rank " + std::to_string(rank));
   std::vector<bool> seen(rank, false);
   for (int64_t& p : perm) {
-    if (p < 0) p += static_cast<int64_t>(rank);  // ONNX Runtime accepts negative entries
+    if (p < 0) p += static_cast<int64_t>(rank);  // lenient: a negative entry counts from the end
     if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)])
       return ctx.fail("perm " + shapeToString(ctx.attrInts("perm")) + " is not a permutation");
     seen[static_cast<size_t>(p)] = true;
@@ -168,13 +168,18 @@ Status split(KernelContext& ctx) {
     std::vector<int64_t> shape = x->shape;
     shape[axis] = sizes[static_cast<size_t>(i)];
     const int64_t block = sizes[static_cast<size_t>(i)] * inner;
-    uint8_t* out = nullptr;
-    Tensor result = Tensor::uninitialized(x->dtype, shape, &out);
-    const uint8_t* in = x->bytes() + start * inner;
+    if (outer == 1) {
+      // Each part is a contiguous range of the input (a leading axis, or batch 1): share it.
+      ctx.setOutput(static_cast<size_t>(i), viewOf(*x, std::move(shape), static_cast<size_t>(start * inner)));
+    } else {
+      uint8_t* out = nullptr;
+      Tensor result = Tensor::uninitialized(x->dtype, shape, &out);
+      const uint8_t* in = x->bytes() + start * inner;
 #pragma omp parallel for if (outer * block > (1 << 18) && outer > 1)
-    for (int64_t o = 0; o < outer; ++o)
-      if (block > 0) std::memcpy(out + o * block, in + o * row, static_cast<size_t>(block));
-    ctx.setOutput(static_cast<size_t>(i), std::move(result));
+      for (int64_t o = 0; o < outer; ++o)
+        if (block > 0) std::memcpy(out + o * block, in + o * row, static_cast<size_t>(block));
+      ctx.setOutput(static_cast<size_t>(i), std::move(result));
+    }
     start += sizes[static_cast<size_t>(i)];
   }
   return Status::ok();

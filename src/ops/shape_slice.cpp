@@ -1,5 +1,5 @@
 // Ops that read a strided or repeated view of their input: Slice (1-9 attributes, 10+ inputs
-// with steps; clamping as the spec, negative steps), Expand (8+), Tile (6+), Pad (1 'paddings',
+// with steps; clamping as the spec, negative steps; large contiguous slices are zero-copy), Expand (8+), Tile (6+), Pad (1 'paddings',
 // 2-10 'pads'/'value' attributes, 11+ inputs, 18+ axes input, 19+ wrap mode; negative pads crop).
 #include <algorithm>
 
@@ -52,6 +52,8 @@ Status slice(KernelContext& ctx) {
       s = std::clamp<int64_t>(s, 0, dim);
       e = std::clamp<int64_t>(e, 0, dim);
       count[d] = e > s ? (e - s + st - 1) / st : 0;
+    } else if (dim == 0) {
+      count[d] = 0;
     } else {
       s = std::clamp<int64_t>(s, 0, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
@@ -71,6 +73,19 @@ Status slice(KernelContext& ctx) {
   for (size_t d = 0; d < rank; ++d) {
     if (!empty) offset += first[d] * strides[d];
     istrides[d] = strides[d] * step[d];
+  }
+  // A contiguous range (only the first non-1 axis is cut, with step 1) that keeps at least half
+  // the input is shared rather than copied; smaller ones are copied so the input can be freed.
+  const int64_t total = product(count);
+  if (total > 0 && 2 * total >= x->elementCount()) {
+    size_t cut = 0;
+    while (cut < rank && count[cut] == 1) ++cut;
+    bool contiguous = cut == rank || step[cut] == 1;
+    for (size_t d = cut + 1; d < rank; ++d) contiguous = contiguous && count[d] == x->shape[d] && step[d] == 1;
+    if (contiguous) {
+      ctx.setOutput(0, viewOf(*x, count, static_cast<size_t>(offset) * esize));
+      return Status::ok();
+    }
   }
   uint8_t* out = nullptr;
   Tensor result = Tensor::uninitialized(x->dtype, count, &out);

@@ -16,6 +16,11 @@ size_t elementBytes(DType dtype);
 // elementBytes, or an "unsupported" error naming the node.
 Expected<size_t> movableBytes(const KernelContext& ctx, const Tensor& t);
 
+// A tensor of `shape` whose data is bytes [offset, offset + size) of `t`'s buffer, without a copy
+// (the view keeps the whole buffer alive). Offsets are multiples of the element size, so
+// elements stay naturally aligned.
+Tensor viewOf(const Tensor& t, std::vector<int64_t> shape, size_t offset);
+
 // Row-major strides (in elements) of a shape.
 std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& shape);
 

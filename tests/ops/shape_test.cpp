@@ -3,6 +3,9 @@
 // steps, empty tensors, and bad shape inputs reported as errors instead of crashes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "nncompress/onnx/import.h"
 #include "nncompress/runtime/session.h"
 #include "test_util.h"
@@ -159,6 +162,26 @@ TEST(ShapeOps, TransposeFullTilesOfEachElementSize) {
   }
 }
 
+TEST(ShapeOps, ContiguousSplitAndSliceShareTheInput) {
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {1, 4, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  auto parts = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,4,3] x, int64[2] s) => (float[1,1,3] a, float[1,3,3] b) { a, b = Split<axis = 1>(x, s) }
+)", {{"x", x}, {"s", ints({2}, {1, 3})}});
+  ASSERT_TRUE(parts.isOk()) << parts.status().message();
+  EXPECT_EQ((*parts)[0].bytes(), x.bytes());
+  EXPECT_EQ((*parts)[1].bytes(), x.bytes() + 3 * sizeof(float));
+  EXPECT_EQ((*parts)[1].dataAs<float>()[0], 3.0f);
+  EXPECT_EQ((*parts)[1].byteSize(), 9 * sizeof(float));
+  auto rows = runText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,4,3] x, int64[1] s, int64[1] e, int64[1] a) => (float[1,3,3] y) { y = Slice(x, s, e, a) }
+)", {{"x", x}, {"s", ints({1}, {1})}, {"e", ints({1}, {4})}, {"a", ints({1}, {1})}});
+  ASSERT_TRUE(rows.isOk()) << rows.status().message();
+  EXPECT_EQ((*rows)[0].bytes(), x.bytes() + 3 * sizeof(float));
+  EXPECT_EQ((*rows)[0].dataAs<float>()[8], 11.0f);
+}
+
 TEST(ShapeOps, SplitNumOutputsUneven) {
   Tensor x = Tensor::fromValues<float>(DType::kFloat, {5}, {1, 2, 3, 4, 5});
   auto out = runText(R"(
@@ -239,6 +262,90 @@ g (int8[3] x) => (int8[3,1,1] y) { y = Unsqueeze<axes = [-1, 1]>(x) }
 )", {{"x", x}});
   ASSERT_TRUE(out.isOk()) << out.status().message();
   EXPECT_EQ((*out)[0].shape, (std::vector<int64_t>{3, 1, 1}));
+}
+
+// The selected indices of one axis, as the ONNX spec words it (unlike Python, a start before the
+// first element with a negative step clamps to 0 and selects it).
+std::vector<int64_t> sliceIndices(int64_t n, int64_t start, int64_t end, int64_t step) {
+  auto fix = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v < 0 ? v + n : v, lo, hi); };
+  std::vector<int64_t> out;
+  if (step > 0)
+    for (int64_t i = fix(start, 0, n); i < fix(end, 0, n); i += step) out.push_back(i);
+  else
+    for (int64_t i = fix(start, 0, n - 1); i > fix(end, -1, n - 1); i += step) out.push_back(i);
+  return out;
+}
+
+TEST(ShapeOps, RandomSlicesAndTransposesMatchNaive) {
+  std::mt19937 rng(7);
+  auto uni = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int iter = 0; iter < 60; ++iter) {
+    const int rank = static_cast<int>(uni(1, 4));
+    std::vector<int64_t> shape;
+    for (int d = 0; d < rank; ++d) shape.push_back(uni(1, 9));
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<int32_t> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int32_t>(i);
+    Tensor x = Tensor::fromValues<int32_t>(DType::kInt32, shape, v);
+    const auto strides = [&] {
+      std::vector<int64_t> s(shape.size(), 1);
+      for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+      return s;
+    }();
+    std::string dims;
+    for (int d = 0; d < rank; ++d) dims += (d ? "," : "") + std::string(1, static_cast<char>('a' + d));
+    // Slice: every axis, random start/end/step (steps may be negative).
+    std::vector<int64_t> st, en, ax, sp;
+    std::vector<std::vector<int64_t>> picks;
+    for (int d = 0; d < rank; ++d) {
+      int64_t step = uni(-3, 3);
+      if (step == 0) step = 1;
+      st.push_back(uni(-12, 12));
+      en.push_back(uni(-12, 12));
+      ax.push_back(d - (iter % 2 ? rank : 0));
+      sp.push_back(step);
+      picks.push_back(sliceIndices(shape[static_cast<size_t>(d)], st.back(), en.back(), step));
+    }
+    const auto r = static_cast<int64_t>(rank);
+    auto out = runText("<ir_version: 8, opset_import: [\"\" : 13]>\ng (int32[" + dims + "] x, int64[" + std::to_string(rank) +
+                           "] s, int64[" + std::to_string(rank) + "] e, int64[" + std::to_string(rank) + "] a, int64[" +
+                           std::to_string(rank) + "] p) => (int32[" + dims + "] y) { y = Slice(x, s, e, a, p) }",
+                       {{"x", x}, {"s", ints({r}, st)}, {"e", ints({r}, en)}, {"a", ints({r}, ax)}, {"p", ints({r}, sp)}});
+    ASSERT_TRUE(out.isOk()) << out.status().message();
+    std::vector<int64_t> expect_shape;
+    for (const auto& p : picks) expect_shape.push_back(static_cast<int64_t>(p.size()));
+    ASSERT_EQ((*out)[0].shape, expect_shape) << "iteration " << iter;
+    const int64_t m = (*out)[0].elementCount();
+    for (int64_t i = 0; i < m; ++i) {
+      int64_t rem = i, src = 0;
+      for (int d = rank; d-- > 0;) {
+        src += picks[static_cast<size_t>(d)][static_cast<size_t>(rem % expect_shape[static_cast<size_t>(d)])] * strides[static_cast<size_t>(d)];
+        rem /= expect_shape[static_cast<size_t>(d)];
+      }
+      ASSERT_EQ((*out)[0].dataAs<int32_t>()[i], v[static_cast<size_t>(src)]) << "slice iteration " << iter << " element " << i;
+    }
+    // Transpose: a random permutation.
+    std::vector<int64_t> perm(static_cast<size_t>(rank));
+    for (int d = 0; d < rank; ++d) perm[static_cast<size_t>(d)] = d;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::string perm_text;
+    for (int64_t p : perm) perm_text += (perm_text.empty() ? "" : ", ") + std::to_string(p);
+    auto tr = runText("<ir_version: 8, opset_import: [\"\" : 13]>\ng (int32[" + dims + "] x) => (int32[" + dims +
+                          "] y) { y = Transpose<perm = [" + perm_text + "]>(x) }", {{"x", x}});
+    ASSERT_TRUE(tr.isOk()) << tr.status().message();
+    std::vector<int64_t> tshape;
+    for (int64_t p : perm) tshape.push_back(shape[static_cast<size_t>(p)]);
+    ASSERT_EQ((*tr)[0].shape, tshape);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t rem = i, src = 0;
+      for (int d = rank; d-- > 0;) {
+        src += (rem % tshape[static_cast<size_t>(d)]) * strides[static_cast<size_t>(perm[static_cast<size_t>(d)])];
+        rem /= tshape[static_cast<size_t>(d)];
+      }
+      ASSERT_EQ((*tr)[0].dataAs<int32_t>()[i], v[static_cast<size_t>(src)]) << "transpose iteration " << iter << " element " << i;
+    }
+  }
 }
 
 }  // namespace
