@@ -264,6 +264,41 @@ g (int8[3] x) => (int8[3,1,1] y) { y = Unsqueeze<axes = [-1, 1]>(x) }
   EXPECT_EQ((*out)[0].shape, (std::vector<int64_t>{3, 1, 1}));
 }
 
+TEST(ShapeOps, BadModelDataIsAnErrorNotACrash) {
+  Tensor f = Tensor::fromValues<float>(DType::kFloat, {2, 2}, {1, 2, 3, 4});
+  auto fails = [&](const std::string& body, const std::string& inputs, NamedTensors feed) {
+    auto out = runText("<ir_version: 8, opset_import: [\"\" : 18]>\ng (float[2,2] x" + inputs + ") => (float[n] y) { " + body + " }",
+                       std::move(feed));
+    EXPECT_FALSE(out.isOk()) << body;
+    if (!out.isOk()) EXPECT_NE(out.status().message().find("y"), std::string::npos) << out.status().message();
+  };
+  const int64_t big = int64_t{1} << 40;
+  fails("y = Tile(x, r)", ", int64[2] r", {{"x", f}, {"r", ints({2}, {big, big})}});
+  fails("y = Tile(x, r)", ", int64[2] r", {{"x", f}, {"r", ints({2}, {-1, 1})}});
+  fails("y = Expand(x, s)", ", int64[2] s", {{"x", f}, {"s", ints({2}, {big, big})}});
+  fails("y = Expand(x, s)", ", int64[2] s", {{"x", f}, {"s", ints({2}, {3, 2})}});
+  fails("y = ConstantOfShape(s)", ", int64[3] s", {{"x", f}, {"s", ints({3}, {big, big, big})}});
+  fails("y = ConstantOfShape(s)", ", int64[1] s", {{"x", f}, {"s", ints({1}, {-5})}});
+  fails("y = Pad(x, p)", ", int64[4] p", {{"x", f}, {"p", ints({4}, {0, big, 0, big})}});
+  fails("y = Pad(x, p)", ", int64[4] p", {{"x", f}, {"p", ints({4}, {0, -3, 0, 0})}});
+  fails("y = Pad(x, p)", ", int64[3] p", {{"x", f}, {"p", ints({3}, {0, 1, 0})}});
+  fails("y = Reshape(x, s)", ", int64[3] s", {{"x", f}, {"s", ints({3}, {1, 0, 0})}});  // no input dim 2 to copy
+  fails("y = GatherND(x, i)", ", int64[1,2] i", {{"x", f}, {"i", ints({1, 2}, {0, 2})}});
+  fails("y = GatherND(x, i)", ", int64[1,3] i", {{"x", f}, {"i", ints({1, 3}, {0, 0, 0})}});
+  fails("y = GatherElements<axis = 1>(x, i)", ", int64[2,2] i", {{"x", f}, {"i", ints({2, 2}, {0, 1, 2, 0})}});
+  fails("y = ScatterElements(x, i, x)", ", int64[2,2] i", {{"x", f}, {"i", ints({2, 2}, {0, 1, -3, 0})}});
+  fails("y = ScatterND(x, i, u)", ", int64[1,1] i, float[1] u", {{"x", f}, {"i", ints({1, 1}, {0})}, {"u", Tensor::fromValues<float>(DType::kFloat, {1}, {1})}});
+  fails("y = DepthToSpace<blocksize = 3>(x)", "", {{"x", f}});
+  fails("y = Transpose<perm = [0, 0]>(x)", "", {{"x", f}});
+  fails("y = Slice(x, s, e, a)", ", int64[2] s, int64[2] e, int64[2] a",
+        {{"x", f}, {"s", ints({2}, {0, 0})}, {"e", ints({2}, {1, 1})}, {"a", ints({2}, {1, -1})}});
+  fails("y = Concat<axis = 2>(x, x)", "", {{"x", f}});
+  fails("y = OneHot(i, d, v)", ", int64[1] i, int64[1] d, float[2] v",
+        {{"x", f}, {"i", ints({1}, {0})}, {"d", ints({1}, {big})}, {"v", Tensor::fromValues<float>(DType::kFloat, {2}, {0, 1})}});
+  Tensor cond = Tensor::fromValues<uint8_t>(DType::kBool, {3}, {0, 0, 1});
+  fails("y = Compress<axis = 0>(x, c)", ", bool[3] c", {{"x", f}, {"c", cond}});
+}
+
 // The selected indices of one axis, as the ONNX spec words it (unlike Python, a start before the
 // first element with a negative step clamps to 0 and selects it).
 std::vector<int64_t> sliceIndices(int64_t n, int64_t start, int64_t end, int64_t step) {
