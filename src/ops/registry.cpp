@@ -10,6 +10,7 @@ void registerQuantOps(OpRegistry& registry);
 void registerNnOps(OpRegistry& registry);
 void registerRnnOps(OpRegistry& registry);
 void registerLinalgOps(OpRegistry& registry);
+void registerShapeOps(OpRegistry& registry);
 }  // namespace ops
 
 const OpRegistry& defaultRegistry() {
@@ -21,6 +22,7 @@ const OpRegistry& defaultRegistry() {
     ops::registerNnOps(r);
     ops::registerRnnOps(r);
     ops::registerLinalgOps(r);
+    ops::registerShapeOps(r);
     return r;
   }();
   return registry;
