@@ -111,8 +111,24 @@ Tensor selectWhere(const Tensor& cond, const Tensor& x, const Tensor& y, const s
     const T* a = px + off[1];
     const T* b = py + off[2];
     T* z = out + o;
+    // Both sides are loaded unconditionally so the selects vectorize.
     if (inner[0] && inner[1] && inner[2]) {
-      for (int64_t i = 0; i < len; ++i) z[i] = c[i] ? a[i] : b[i];
+      for (int64_t i = 0; i < len; ++i) {
+        const T x = a[i], y = b[i];
+        z[i] = c[i] ? x : y;
+      }
+    } else if (inner[0] && inner[1]) {
+      const T y = *b;
+      for (int64_t i = 0; i < len; ++i) {
+        const T x = a[i];
+        z[i] = c[i] ? x : y;
+      }
+    } else if (inner[0] && inner[2]) {
+      const T x = *a;
+      for (int64_t i = 0; i < len; ++i) {
+        const T y = b[i];
+        z[i] = c[i] ? x : y;
+      }
     } else {
       const int64_t sc = inner[0], sa = inner[1], sb = inner[2];
       for (int64_t i = 0; i < len; ++i) z[i] = c[i * sc] ? a[i * sa] : b[i * sb];

@@ -42,7 +42,8 @@ Tensor mapChunks(const Tensor& in, DType out_type, F&& fn) {
 template <typename T, typename R, typename F>
 Tensor mapScalar(const Tensor& in, DType out_type, F&& fn) {
   return mapChunks<T, R>(in, out_type, [&](const T* a, R* b, int64_t len) {
-    for (int64_t i = 0; i < len; ++i) b[i] = fn(a[i]);
+    const auto f = fn;  // a local copy: its captures cannot alias b, so the loop vectorizes
+    for (int64_t i = 0; i < len; ++i) b[i] = f(a[i]);
   });
 }
 
@@ -150,19 +151,20 @@ Expected<Tensor> binary(const Tensor& a, const Tensor& b, DType out_type, F&& fn
   const B* pb = b.dataAs<B>();
   auto plan = planBroadcast<2>(*shape, {&a.shape, &b.shape});
   forEachRun<2>(plan, [&](int64_t o, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& inner, int64_t len) {
+    const auto f = fn;  // a local copy: its captures cannot alias z, so the loops vectorize
     const A* x = pa + off[0];
     const B* y = pb + off[1];
     R* z = out + o;
     if (inner[0] && inner[1]) {
-      for (int64_t i = 0; i < len; ++i) z[i] = fn(x[i], y[i]);
+      for (int64_t i = 0; i < len; ++i) z[i] = f(x[i], y[i]);
     } else if (inner[0]) {
       const B v = *y;
-      for (int64_t i = 0; i < len; ++i) z[i] = fn(x[i], v);
+      for (int64_t i = 0; i < len; ++i) z[i] = f(x[i], v);
     } else if (inner[1]) {
       const A v = *x;
-      for (int64_t i = 0; i < len; ++i) z[i] = fn(v, y[i]);
+      for (int64_t i = 0; i < len; ++i) z[i] = f(v, y[i]);
     } else {
-      const R v = fn(*x, *y);
+      const R v = f(*x, *y);
       for (int64_t i = 0; i < len; ++i) z[i] = v;
     }
   });

@@ -307,8 +307,9 @@ TEST(ElementwiseOps, VectorizedFloatPathsAreAccurate) {
   for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = -12.0f + 24.0f * static_cast<float>(i) / static_cast<float>(n);
   auto out = run(R"(
 <ir_version: 8, opset_import: ["" : 20]>
-g (float[N] x) => (float[N] s, float[N] t, float[N] e, float[N] r, float[N] g, float[N] gt) {
+g (float[N] x) => (float[N] s, float[N] t, float[N] e, float[N] r, float[N] g, float[N] gt, float[N] el, float[N] ce) {
   s = Sigmoid(x)  t = Tanh(x)  e = Exp(x)  r = Erf(x)  g = Gelu(x)  gt = Gelu<approximate = "tanh">(x)
+  el = Elu<alpha = 0.5>(x)  ce = Celu<alpha = 2.0>(x)
 }
 )",
                  {{"x", floats({n}, x)}}, 2);
@@ -320,6 +321,8 @@ g (float[N] x) => (float[N] s, float[N] t, float[N] e, float[N] r, float[N] g, f
       [](double v) { return std::erf(v); },
       [](double v) { return 0.5 * v * std::erfc(-v / std::sqrt(2.0)); },  // 1 + erf(z) = erfc(-z)
       [](double v) { return v / (1 + std::exp(-2 * std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); },  // 1 + tanh(z) = 2/(1+exp(-2z))
+      [](double v) { return v < 0 ? 0.5 * std::expm1(v) : v; },
+      [](double v) { return std::max(v, 0.0) + std::min(0.0, 2 * std::expm1(v / 2)); },
   };
   for (size_t o = 0; o < refs.size(); ++o) {
     const float* y = (*out)[o].dataAs<float>();
