@@ -23,6 +23,7 @@ uint64_t fnv1a(const std::string& s) {
 
 Expected<std::vector<int64_t>> concreteShape(const Value& input, const RandomInputOptions& options) {
   if (input.type.kind != ValueType::Kind::kTensor) return unsupported("input '" + input.name() + "' is not a tensor");
+  if (auto it = options.shapes.find(input.name()); it != options.shapes.end()) return it->second;
   if (!input.type.has_shape) return invalidArgument("input '" + input.name() + "' has unknown rank: give its data");
   std::vector<int64_t> shape;
   for (size_t i = 0; i < input.type.dims.size(); ++i) {
@@ -57,10 +58,36 @@ Expected<Tensor> randomTensor(DType dtype, const std::vector<int64_t>& shape, ui
   return t;
 }
 
+Expected<Tensor> constantTensor(DType dtype, const std::vector<int64_t>& shape, double value) {
+  auto count = checkedElementCount(shape);
+  if (!count) return count.status();
+  uint8_t* raw = nullptr;
+  Tensor t = Tensor::uninitialized(dtype, shape, &raw);
+  for (int64_t i = 0; i < *count; ++i) {
+    switch (dtype) {
+      case DType::kFloat: reinterpret_cast<float*>(raw)[i] = static_cast<float>(value); break;
+      case DType::kDouble: reinterpret_cast<double*>(raw)[i] = value; break;
+      case DType::kFloat16: reinterpret_cast<uint16_t*>(raw)[i] = floatToHalf(static_cast<float>(value)); break;
+      case DType::kInt64: reinterpret_cast<int64_t*>(raw)[i] = static_cast<int64_t>(value); break;
+      case DType::kInt32: reinterpret_cast<int32_t*>(raw)[i] = static_cast<int32_t>(value); break;
+      case DType::kInt8: reinterpret_cast<int8_t*>(raw)[i] = static_cast<int8_t>(value); break;
+      case DType::kUInt8: case DType::kBool: raw[i] = static_cast<uint8_t>(value); break;
+      default: return unsupported("constant data of type " + dtypeName(dtype) + " is not supported");
+    }
+  }
+  return t;
+}
+
 Expected<NamedTensors> randomInputs(const Session& session, const RandomInputOptions& options) {
   NamedTensors inputs;
   for (const Value* input : session.inputs()) {
     NNC_ASSIGN_OR_RETURN(std::vector<int64_t> shape, concreteShape(*input, options));
+    if (auto it = options.constants.find(input->name()); it != options.constants.end()) {
+      auto t = constantTensor(static_cast<DType>(input->type.elem_type), shape, it->second);
+      if (!t) return t.status().withContext("input '" + input->name() + "'");
+      inputs.emplace_back(input->name(), std::move(t).value());
+      continue;
+    }
     auto t = randomTensor(static_cast<DType>(input->type.elem_type), shape, options.seed ^ fnv1a(input->name()));
     if (!t) return t.status().withContext("input '" + input->name() + "'");
     inputs.emplace_back(input->name(), std::move(t).value());

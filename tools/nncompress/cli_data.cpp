@@ -78,3 +78,52 @@ Expected<std::map<std::string, int64_t>> parseDims(const std::vector<std::string
 }
 
 }  // namespace nnc::cli
+
+namespace nnc::cli {
+
+void addGeneratedInputOptions(CLI::App* app, GeneratedInputOptions& options) {
+  app->add_option("--dim", options.dims, "SYMBOL=VALUE for a symbolic input dim (repeatable; others: 1, the first: the batch)");
+  app->add_option("--shape", options.shapes, "INPUT=AxBxC: the whole shape of a generated input ('INPUT=' for a scalar)");
+  app->add_option("--const", options.constants, "INPUT=VALUE: fill a generated input with one value (e.g. sr=16000)");
+}
+
+Status applyGeneratedInputOptions(const GeneratedInputOptions& options, RandomInputOptions& random) {
+  NNC_ASSIGN_OR_RETURN(random.dims, parseDims(options.dims));
+  for (const std::string& spec : options.shapes) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) return invalidArgument("--shape: '" + spec + "' is not INPUT=AxBxC");
+    std::vector<int64_t> shape;
+    std::string dims = spec.substr(eq + 1);
+    size_t pos = 0;
+    while (pos < dims.size()) {
+      size_t x = dims.find('x', pos);
+      std::string d = dims.substr(pos, x == std::string::npos ? std::string::npos : x - pos);
+      try {
+        size_t used = 0;
+        int64_t v = std::stoll(d, &used);
+        if (used != d.size() || v < 0) throw std::invalid_argument(d);
+        shape.push_back(v);
+      } catch (const std::exception&) {
+        return invalidArgument("--shape: '" + spec + "' is not INPUT=AxBxC");
+      }
+      if (x == std::string::npos) break;
+      pos = x + 1;
+    }
+    random.shapes[spec.substr(0, eq)] = shape;
+  }
+  for (const std::string& spec : options.constants) {
+    size_t eq = spec.find('=');
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(spec);
+      size_t used = 0;
+      double v = std::stod(spec.substr(eq + 1), &used);
+      if (used != spec.size() - eq - 1) throw std::invalid_argument(spec);
+      random.constants[spec.substr(0, eq)] = v;
+    } catch (const std::exception&) {
+      return invalidArgument("--const: '" + spec + "' is not INPUT=NUMBER");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace nnc::cli

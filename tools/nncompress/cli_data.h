@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nncompress/data/dataset.h"
+#include "nncompress/data/random_inputs.h"
 
 namespace nnc::cli {
 
@@ -27,5 +28,13 @@ Expected<Dataset> buildDataset(const Session& session, const DataCliOptions& opt
 
 // "--dim NAME=VALUE" options into a map.
 Expected<std::map<std::string, int64_t>> parseDims(const std::vector<std::string>& specs);
+
+// Options that shape generated inputs (run --random, bench): --dim, --shape, --const.
+struct GeneratedInputOptions {
+  std::vector<std::string> dims, shapes, constants;
+};
+void addGeneratedInputOptions(CLI::App* app, GeneratedInputOptions& options);
+// Into RandomInputOptions (batch and seed are set by the caller).
+Status applyGeneratedInputOptions(const GeneratedInputOptions& options, RandomInputOptions& random);
 
 }  // namespace nnc::cli

@@ -22,7 +22,7 @@ struct BenchOptions {
   int warmup = 3;
   int runs = 20;
   double min_seconds = 1.0;
-  std::vector<std::string> dims;
+  GeneratedInputOptions generated;
   bool profile = false;
 };
 
@@ -50,21 +50,25 @@ Command addBenchCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--warmup", options->warmup, "Untimed runs before measuring")->check(CLI::NonNegativeNumber);
   app->add_option("--runs", options->runs, "Timed runs at least")->check(CLI::PositiveNumber);
   app->add_option("--min-seconds", options->min_seconds, "Keep running until this much time is measured");
-  app->add_option("--dim", options->dims, "SYMBOL=VALUE for symbolic input dims other than the batch (repeatable)");
+  addGeneratedInputOptions(app, options->generated);
   app->add_flag("--profile", options->profile, "Time per op type");
   return {app, [options, &global]() -> int {
             auto model = loadModel(options->model);
             if (!model) return reportError(model.status());
             auto session = Session::create(*model, {global.threads, nullptr});
             if (!session) return reportError(session.status().withContext(options->model));
-            auto dims = parseDims(options->dims);
-            if (!dims) return reportError(dims.status());
+            RandomInputOptions generated;
+            generated.seed = global.seed;
+            Status applied = applyGeneratedInputOptions(options->generated, generated);
+            if (!applied.isOk()) return reportError(applied);
             nlohmann::ordered_json results = nlohmann::ordered_json::array();
             if (!global.json)
               std::printf("%-8s %10s %10s %10s %14s\n", "batch", "p50 ms", "p90 ms", "p99 ms", "samples/s");
             Profile profile;
             for (int64_t requested : options->batch_sizes) {
-              auto inputs = randomInputs(**session, {requested, *dims, global.seed});
+              RandomInputOptions random = generated;
+              random.batch = requested;
+              auto inputs = randomInputs(**session, random);
               if (!inputs) return reportError(inputs.status());
               // A model with a fixed first dimension runs at that batch whatever was asked.
               int64_t batch = requested;

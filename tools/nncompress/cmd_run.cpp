@@ -18,7 +18,7 @@ struct RunOptions {
   std::string model;
   std::vector<std::string> inputs;  // NAME=FILE or NAME=random
   bool random = false;
-  std::vector<std::string> dims;
+  GeneratedInputOptions generated;
   int64_t batch = 1;
 };
 
@@ -42,7 +42,7 @@ Command addRunCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("model", options->model, "The .onnx model")->required();
   app->add_option("--input", options->inputs, "NAME=FILE.npy or NAME=random (repeatable)");
   app->add_flag("--random", options->random, "Feed seeded random data (--seed) to every input not given");
-  app->add_option("--dim", options->dims, "SYMBOL=VALUE for symbolic dims of random inputs (repeatable)");
+  addGeneratedInputOptions(app, options->generated);
   app->add_option("--batch", options->batch, "First (batch) dim of random inputs when it is symbolic")->check(CLI::PositiveNumber);
   app->add_option("-o,--output", global.output, "Folder for the outputs (created if missing)")->required();
   return {app, [options, &global]() -> int {
@@ -50,9 +50,11 @@ Command addRunCommand(CLI::App& root, GlobalOptions& global) {
             if (!model) return reportError(model.status());
             auto session = Session::create(*model, {global.threads, nullptr});
             if (!session) return reportError(session.status().withContext(options->model));
-            auto dims = parseDims(options->dims);
-            if (!dims) return reportError(dims.status());
-            RandomInputOptions random{options->batch, *dims, global.seed};
+            RandomInputOptions random;
+            random.batch = options->batch;
+            random.seed = global.seed;
+            Status generated = applyGeneratedInputOptions(options->generated, random);
+            if (!generated.isOk()) return reportError(generated);
             NamedTensors feed;
             for (const std::string& spec : options->inputs) {
               size_t eq = spec.find('=');

@@ -13,6 +13,8 @@ namespace nnc {
 struct RandomInputOptions {
   int64_t batch = 1;                     // value for a symbolic or unknown first dimension
   std::map<std::string, int64_t> dims;   // values for named symbolic dimensions
+  std::map<std::string, std::vector<int64_t>> shapes;  // whole shapes by input name (override)
+  std::map<std::string, double> constants;             // inputs filled with one value
   uint64_t seed = 0;
 };
 
@@ -22,6 +24,8 @@ Expected<std::vector<int64_t>> concreteShape(const Value& input, const RandomInp
 
 // Floats uniform in [-1, 1); integers uniform in [0, 8); bools 0/1.
 Expected<NamedTensors> randomInputs(const Session& session, const RandomInputOptions& options);
+// A tensor filled with one value (e.g. a sample-rate input).
+Expected<Tensor> constantTensor(DType dtype, const std::vector<int64_t>& shape, double value);
 // One random tensor of a given type and shape, from a seed.
 Expected<Tensor> randomTensor(DType dtype, const std::vector<int64_t>& shape, uint64_t seed);
 
