@@ -246,7 +246,7 @@ class CanonicalizePass final : public Pass {
     result.stats["nodes_after"] = graph.nodeCount();
     result.summary = std::to_string(nodes_before) + " -> " + std::to_string(graph.nodeCount()) + " nodes (" +
                      std::to_string(batchnorms) + " BatchNorm folded, " + std::to_string(constants) + " constants folded, " +
-                     std::to_string(identities) + " Identity/Dropout removed, " + std::to_string(dead) + " dead removed)";
+                     std::to_string(identities) + " Identity/Dropout removed, " + std::to_string(dead) + " unused nodes/initializers removed)";
     return result;
   }
 };

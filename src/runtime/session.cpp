@@ -219,8 +219,10 @@ Expected<std::vector<Tensor>> Session::run(const NamedTensors& inputs, const Val
   std::vector<Tensor> ordered(main.input_slots.size());
   std::vector<bool> given(ordered.size(), false);
   const auto& graph_inputs = model_.graph->inputs();
-  for (const auto& [name, tensor] : inputs) {
-    auto it = std::find_if(graph_inputs.begin(), graph_inputs.end(), [&](const Value* v) { return v->name() == name; });
+  for (const auto& input : inputs) {
+    const std::string& name = input.first;
+    const Tensor& tensor = input.second;
+    auto it = std::find_if(graph_inputs.begin(), graph_inputs.end(), [&name](const Value* v) { return v->name() == name; });
     if (it == graph_inputs.end()) return invalidArgument("the model has no input named '" + name + "'");
     NNC_RETURN_IF_ERROR(checkInput(**it, tensor));
     size_t index = static_cast<size_t>(it - graph_inputs.begin());

@@ -123,3 +123,26 @@ TEST_F(RuntimeCli, BenchPrintsLatencyAndProfile) {
 
 }  // namespace
 }  // namespace nnc
+
+namespace nnc {
+namespace {
+
+// canonicalize on the bundled CNNs: every BatchNormalization folded, outputs unchanged.
+TEST(CanonicalizeCli, FoldsBatchNormOnBundledCnns) {
+  for (const char* name : {"cnn_bn", "resnet_small", "mobilenet_small"}) {
+    std::string model = test::sourceDir() + "/models/" + name + ".onnx";
+    std::string dir = test::makeTempDir();
+    auto r = run("--json canonicalize " + model + " -o " + dir + "/out.onnx --shape input=8x1x28x28");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_GT(j["stats"]["batchnorms_folded"].get<int>(), 0) << name;
+    EXPECT_LT(j["max_abs_output_difference"].get<double>(), 1e-4) << name;
+    auto inspect = run("--json inspect " + dir + "/out.onnx");
+    auto k = nlohmann::json::parse(inspect.out);
+    EXPECT_FALSE(k["op_histogram"].contains("BatchNormalization")) << name;
+    fs::remove_all(dir);
+  }
+}
+
+}  // namespace
+}  // namespace nnc

@@ -56,5 +56,6 @@ Command addRunCommand(CLI::App& root, GlobalOptions& global);
 Command addEvalCommand(CLI::App& root, GlobalOptions& global);
 Command addCompareCommand(CLI::App& root, GlobalOptions& global);
 Command addBenchCommand(CLI::App& root, GlobalOptions& global);
+Command addCanonicalizeCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli
