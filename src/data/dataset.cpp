@@ -9,7 +9,6 @@
 namespace nnc {
 namespace {
 
-using data_sources::SliceBuffer;
 
 class ArraySource final : public SampleSource {
  public:

@@ -50,17 +50,4 @@ bool endsWith(const std::string& s, const std::string& suffix);
 // The first `n` bytes of a file (fewer if it is shorter); empty if it cannot be read.
 std::string filePrefix(const std::string& path, size_t n);
 
-// A Buffer that views part of another buffer (keeps it alive).
-class SliceBuffer final : public Buffer {
- public:
-  SliceBuffer(std::shared_ptr<const Buffer> parent, size_t offset, size_t size)
-      : parent_(std::move(parent)), offset_(offset), size_(size) {}
-  const uint8_t* data() const override { return parent_->data() + offset_; }
-  size_t size() const override { return size_; }
-
- private:
-  std::shared_ptr<const Buffer> parent_;
-  size_t offset_, size_;
-};
-
 }  // namespace nnc::data_sources

@@ -25,6 +25,11 @@ MappedBuffer::MappedBuffer(std::shared_ptr<const MappedFile> file, size_t offset
   NNC_ENFORCE(offset_ + size_ <= file_->size(), "mapped slice outside its file");
 }
 
+SliceBuffer::SliceBuffer(std::shared_ptr<const Buffer> parent, size_t offset, size_t size)
+    : parent_(std::move(parent)), offset_(offset), size_(size) {
+  NNC_ENFORCE(offset_ + size_ <= parent_->size(), "slice outside its buffer");
+}
+
 const uint8_t* MappedBuffer::data() const { return file_->data() + offset_; }
 
 Expected<int64_t> checkedElementCount(const std::vector<int64_t>& shape) {

@@ -25,29 +25,12 @@ Expected<size_t> movableBytes(const KernelContext& ctx, const Tensor& t) {
   return size;
 }
 
-namespace {
-
-// A byte range of another buffer (Split/Slice outputs that are contiguous in their input).
-class ViewBuffer final : public Buffer {
- public:
-  ViewBuffer(std::shared_ptr<const Buffer> parent, size_t offset, size_t size)
-      : parent_(std::move(parent)), offset_(offset), size_(size) {}
-  const uint8_t* data() const override { return parent_->data() + offset_; }
-  size_t size() const override { return size_; }
-
- private:
-  std::shared_ptr<const Buffer> parent_;
-  size_t offset_, size_;
-};
-
-}  // namespace
-
 Tensor viewOf(const Tensor& t, std::vector<int64_t> shape, size_t offset) {
   Tensor view;
   view.dtype = t.dtype;
   view.shape = std::move(shape);
   const size_t size = static_cast<size_t>(dtypeStorageBytes(t.dtype, static_cast<uint64_t>(view.elementCount())));
-  view.buffer = std::make_shared<ViewBuffer>(t.buffer, offset, size);
+  view.buffer = std::make_shared<SliceBuffer>(t.buffer, offset, size);
   return view;
 }
 

@@ -92,18 +92,29 @@ std::string formatPipeline(const std::vector<PassSpec>& specs) {
   return out;
 }
 
+namespace {
+
+// Parses the whole of `value` with `parse` (std::stod / std::stoll), or fails naming the option.
+template <typename T, typename Parse>
+Expected<T> parseWhole(const std::string& pass, const std::string& key, const std::string& value, Parse parse,
+                       const char* what) {
+  try {
+    size_t used = 0;
+    T v = parse(value, &used);
+    if (used == value.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return invalidArgument(pass + ": option " + key + "=" + value + " is not " + what);
+}
+
+}  // namespace
+
 Expected<double> PassOptions::number(const std::string& key, double fallback) {
   auto it = options_.find(key);
   if (it == options_.end()) return fallback;
   std::string value = it->second;
   options_.erase(it);
-  try {
-    size_t used = 0;
-    double v = std::stod(value, &used);
-    if (used == value.size()) return v;
-  } catch (const std::exception&) {
-  }
-  return invalidArgument(pass_ + ": option " + key + "=" + value + " is not a number");
+  return parseWhole<double>(pass_, key, value, [](const std::string& v, size_t* used) { return std::stod(v, used); }, "a number");
 }
 
 Expected<int64_t> PassOptions::integer(const std::string& key, int64_t fallback) {
@@ -111,13 +122,8 @@ Expected<int64_t> PassOptions::integer(const std::string& key, int64_t fallback)
   if (it == options_.end()) return fallback;
   std::string value = it->second;
   options_.erase(it);
-  try {
-    size_t used = 0;
-    int64_t v = std::stoll(value, &used);
-    if (used == value.size()) return v;
-  } catch (const std::exception&) {
-  }
-  return invalidArgument(pass_ + ": option " + key + "=" + value + " is not an integer");
+  return parseWhole<int64_t>(pass_, key, value, [](const std::string& v, size_t* used) { return static_cast<int64_t>(std::stoll(v, used)); },
+                             "an integer");
 }
 
 Expected<bool> PassOptions::flag(const std::string& key, bool fallback) {

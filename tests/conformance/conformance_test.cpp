@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "nncompress/analysis/metrics.h"
 #include "nncompress/ir/half.h"
 #include "nncompress/onnx/import.h"
 #include "nncompress/runtime/session.h"
@@ -73,24 +74,6 @@ Expected<Tensor> readTensorFile(const std::string& path) {
   if (!in || !proto.ParseFromIstream(&in)) return invalidModel("cannot parse " + path);
   onnx_io::ExternalDataResolver external("");
   return onnx_io::tensorFromProto(proto, external);
-}
-
-double elementAsDouble(const Tensor& t, int64_t i) {
-  switch (t.dtype) {
-    case DType::kFloat: return t.dataAs<float>()[i];
-    case DType::kDouble: return t.dataAs<double>()[i];
-    case DType::kFloat16: return halfToFloat(t.dataAs<uint16_t>()[i]);
-    case DType::kBFloat16: return bfloat16ToFloat(t.dataAs<uint16_t>()[i]);
-    case DType::kInt8: return t.dataAs<int8_t>()[i];
-    case DType::kUInt8: case DType::kBool: return t.dataAs<uint8_t>()[i];
-    case DType::kInt16: return t.dataAs<int16_t>()[i];
-    case DType::kUInt16: return t.dataAs<uint16_t>()[i];
-    case DType::kInt32: return t.dataAs<int32_t>()[i];
-    case DType::kUInt32: return t.dataAs<uint32_t>()[i];
-    case DType::kInt64: return static_cast<double>(t.dataAs<int64_t>()[i]);
-    case DType::kUInt64: return static_cast<double>(t.dataAs<uint64_t>()[i]);
-    default: return std::nan("");
-  }
 }
 
 // Compares like ONNX's backend runner: |actual - expected| <= atol + rtol * |expected|, NaN == NaN.

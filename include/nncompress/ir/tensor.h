@@ -64,6 +64,18 @@ class MappedBuffer final : public Buffer {
   size_t size_;
 };
 
+// A byte range of another buffer, keeping it alive (zero-copy slices and views).
+class SliceBuffer final : public Buffer {
+ public:
+  SliceBuffer(std::shared_ptr<const Buffer> parent, size_t offset, size_t size);
+  const uint8_t* data() const override { return parent_->data() + offset_; }
+  size_t size() const override { return size_; }
+
+ private:
+  std::shared_ptr<const Buffer> parent_;
+  size_t offset_, size_;
+};
+
 // Number of elements of a shape; fails on negative dims or int64 overflow.
 Expected<int64_t> checkedElementCount(const std::vector<int64_t>& shape);
 
