@@ -32,7 +32,10 @@ double maxDifference(const Model& a, const Model& b, uint64_t seed) {
   EXPECT_TRUE(sa.isOk()) << sa.status().message();
   EXPECT_TRUE(sb.isOk()) << sb.status().message();
   if (!sa || !sb) return 1e30;
-  auto inputs = randomInputs(**sa, {2, {}, seed});
+  RandomInputOptions random;
+  random.batch = 2;
+  random.seed = seed;
+  auto inputs = randomInputs(**sa, random);
   auto oa = (*sa)->run(*inputs);
   auto ob = (*sb)->run(*inputs);
   EXPECT_TRUE(oa.isOk() && ob.isOk());
