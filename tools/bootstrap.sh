@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PACKAGES=(build-essential cmake libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libstb-dev)
-TEST_PACKAGES=(libgtest-dev libonnx-testdata)
+TEST_PACKAGES=(libgtest-dev libonnx-testdata dataset-fashion-mnist)
 
 packages=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${TEST_PACKAGES[@]}"); fi
