@@ -2,16 +2,18 @@
 'use strict';
 // Compare the .npy files with the same names in two directories (top level only).
 //   ok when, element-wise, |a-b| <= atol + rtol*|b| (numpy.allclose rule, NaN == NaN,
-//   infinities must be equal); with --exact, ok only when the data bytes are identical.
+//   infinities must be equal); with --exact, ok only when the data bytes are identical;
+//   with --exact-ints, integer and bool files must be identical and floats use the tolerance.
+//   --json: one JSON line per file (and a last summary line) instead of the text table.
 // Exit: 0 all ok, 1 some file differs / is missing / has another dtype or shape, 2 usage.
 const fs = require('fs');
 const path = require('path');
 const { readNpy, halfToFloat } = require('./npy');
 
-const USAGE = 'usage: node compare_npy.js DIR_A DIR_B [--rtol R] [--atol A] [--exact]';
+const USAGE = 'usage: node compare_npy.js DIR_A DIR_B [--rtol R] [--atol A] [--exact | --exact-ints] [--json]';
 function die(msg, code = 2) { process.stderr.write(`compare_npy: error: ${msg}\n`); process.exit(code); }
 
-const args = { dirs: [], rtol: 1e-5, atol: 1e-8, exact: false };
+const args = { dirs: [], rtol: 1e-5, atol: 1e-8, exact: false, exactInts: false, json: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const o = argv[i];
@@ -20,6 +22,8 @@ for (let i = 0; i < argv.length; i++) {
     if (!(v >= 0)) die(`${o} needs a non-negative number`);
     args[o.slice(2)] = v;
   } else if (o === '--exact') args.exact = true;
+  else if (o === '--exact-ints') args.exactInts = true;
+  else if (o === '--json') args.json = true;
   else if (o === '-h' || o === '--help') { console.log(USAGE); process.exit(0); }
   else if (o.startsWith('-')) die(`unknown option ${o}\n${USAGE}`);
   else args.dirs.push(o);
@@ -38,8 +42,13 @@ const toNum = (dtype, data) => (dtype === 'float16' ? (i) => halfToFloat(data[i]
 const BITS = { 1: Uint8Array, 2: Uint16Array, 4: Uint32Array, 8: BigUint64Array };
 const bitsView = (t) => new BITS[t.bytes.length / t.data.length || 1](t.data.buffer, t.data.byteOffset, t.data.length);
 
+const isFloat = (dtype) => dtype.startsWith('float');
+
 function compare(a, b) {
-  const r = { maxAbs: 0, maxRel: 0, bad: 0, bitDiff: 0 };
+  // worst: max over elements of |a-b| / (atol + rtol*|b|) (<= 1: within tolerance; Infinity for
+  // NaN vs number, unequal infinities, or a zero tolerance)
+  const r = { maxAbs: 0, maxRel: 0, worst: 0, bad: 0, bitDiff: 0 };
+  const exact = args.exact || (args.exactInts && !isFloat(a.dtype));
   const ga = toNum(a.dtype, a.data), gb = toNum(b.dtype, b.data);
   const big = a.dtype === 'int64' || a.dtype === 'uint64';
   const ba = bitsView(a), bb = bitsView(b);
@@ -51,34 +60,39 @@ function compare(a, b) {
     const finite = Number.isFinite(x) && Number.isFinite(y);
     const ad = !finite ? Infinity : big ? Math.abs(Number(a.data[i] - b.data[i])) : Math.abs(x - y);
     if (!finite || !(ad <= args.atol + args.rtol * Math.abs(y))) r.bad++;
+    const tol = args.atol + args.rtol * Math.abs(y);
+    const ratio = !finite ? Infinity : tol > 0 ? ad / tol : Infinity;
+    if (ratio > r.worst) r.worst = ratio;
     const rel = y !== 0 ? ad / Math.abs(y) : 0; // rel: only where b != 0
     if (ad > r.maxAbs) r.maxAbs = ad;
     if (rel > r.maxRel) r.maxRel = rel;
   }
-  r.ok = args.exact ? r.bitDiff === 0 : r.bad === 0;
+  r.exact = exact;
+  r.ok = exact ? r.bitDiff === 0 : r.bad === 0;
   return r;
 }
 
 let failed = 0;
 const fmt = (x) => (x === 0 ? '0' : x.toExponential(3));
-console.log(`mode: ${args.exact ? 'exact (bitwise)' : `rtol=${args.rtol} atol=${args.atol}`}`);
+const out = (text, obj) => console.log(args.json ? JSON.stringify(obj) : text);
+const mode = args.exact ? 'exact (bitwise)' : `rtol=${args.rtol} atol=${args.atol}${args.exactInts ? ', integers exact' : ''}`;
+if (!args.json) console.log(`mode: ${mode}`);
 for (const n of names) {
   const label = n.padEnd(28);
-  if (!la.includes(n) || !lb.includes(n)) {
-    failed++;
-    console.log(`${label} FAIL  only in ${la.includes(n) ? args.dirs[0] : args.dirs[1]}`);
-    continue;
-  }
+  const fail = (why) => { failed++; out(`${label} FAIL  ${why}`, { file: n, ok: false, error: why }); };
+  if (!la.includes(n) || !lb.includes(n)) { fail(`only in ${la.includes(n) ? args.dirs[0] : args.dirs[1]}`); continue; }
   let a, b;
-  try { a = readNpy(path.join(args.dirs[0], n)); b = readNpy(path.join(args.dirs[1], n)); } catch (e) {
-    failed++; console.log(`${label} FAIL  ${e.message}`); continue;
-  }
+  try { a = readNpy(path.join(args.dirs[0], n)); b = readNpy(path.join(args.dirs[1], n)); } catch (e) { fail(e.message); continue; }
   const sig = (t) => `${t.dtype}[${t.shape.join(',')}]`;
-  if (sig(a) !== sig(b)) { failed++; console.log(`${label} FAIL  ${sig(a)} vs ${sig(b)}`); continue; }
+  if (sig(a) !== sig(b)) { fail(`${sig(a)} vs ${sig(b)}`); continue; }
   const r = compare(a, b);
   if (!r.ok) failed++;
-  console.log(`${label} ${r.ok ? 'ok  ' : 'FAIL'}  ${sig(a).padEnd(24)} max_abs=${fmt(r.maxAbs)} max_rel=${fmt(r.maxRel)}` +
-    ` ${args.exact ? 'bits_differ' : 'out_of_tol'}=${args.exact ? r.bitDiff : r.bad}/${a.data.length}`);
+  const worst = Number.isFinite(r.worst) ? r.worst : null;
+  out(`${label} ${r.ok ? 'ok  ' : 'FAIL'}  ${sig(a).padEnd(24)} max_abs=${fmt(r.maxAbs)} max_rel=${fmt(r.maxRel)}` +
+    ` ${r.exact ? 'bits_differ' : 'out_of_tol'}=${r.exact ? r.bitDiff : r.bad}/${a.data.length}`,
+  { file: n, ok: r.ok, dtype: a.dtype, shape: a.shape, exact: r.exact, max_abs: Number.isFinite(r.maxAbs) ? r.maxAbs : null,
+    max_rel: Number.isFinite(r.maxRel) ? r.maxRel : null, worst_err_over_tol: worst, out_of_tol: r.bad, bits_differ: r.bitDiff, elements: a.data.length });
 }
-console.log(`compare_npy: ${names.length - failed} of ${names.length} files match${failed ? `, ${failed} differ` : ''}`);
+out(`compare_npy: ${names.length - failed} of ${names.length} files match${failed ? `, ${failed} differ` : ''}`,
+  { summary: true, mode, files: names.length, failed });
 process.exit(failed ? 1 : 0);
