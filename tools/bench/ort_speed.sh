@@ -36,7 +36,7 @@ while (($#)); do
     --threads) threads_list="${2:?}"; shift ;;
     --no-real) real=0 ;;
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) models+=("${1%.onnx}") ;;
   esac
