@@ -73,7 +73,7 @@ bool isDeterministic(const std::string& op) {
   return !kRandom.count(op);
 }
 
-int foldConstants(Graph& graph) {
+int foldConstants(Graph& graph, const Model& model) {
   int folded = 0;
   auto order = graph.topologicalOrder();
   if (!order) return 0;
@@ -98,11 +98,11 @@ int foldConstants(Graph& graph) {
       input_bytes += c->tensor().byteSize();
     }
     if (!all_constant || inputs.empty()) continue;
-    // Opset: the model's opset is not known here; kernels are looked up for the newest opset that has one.
-    const OpDef* def = nullptr;
-    for (int64_t opset = 21; opset >= 1 && def == nullptr; --opset) def = registry.find(node->domain, node->op_type, opset);
+    // The model's opset decides the semantics (e.g. Squeeze axes as attribute or input).
+    const int64_t opset = model.opsetVersion(node->domain);
+    const OpDef* def = registry.find(node->domain, node->op_type, opset);
     if (def == nullptr) continue;
-    KernelContext ctx(*node, def->until_version < 21 ? def->until_version : 21, inputs, node->outputs().size(), 1, nullptr);
+    KernelContext ctx(*node, opset, inputs, node->outputs().size(), 1, nullptr);
     if (!def->forward(ctx).isOk()) continue;
     uint64_t output_bytes = 0;
     for (const Tensor& t : ctx.outputs()) output_bytes += t.byteSize();
@@ -227,7 +227,7 @@ class CanonicalizePass final : public Pass {
     const size_t nodes_before = graph.nodeCount();
     for (int round = 0; round < 16; ++round) {
       const int i = removeIdentities(graph);
-      const int c = foldConstants(graph);
+      const int c = foldConstants(graph, model);
       const int b = foldBatchNorms(graph);
       const int d = removeDeadCode(graph);
       identities += i;
