@@ -408,10 +408,12 @@ class Builder {
       const Tensor* src = constantTensor(reshape->input(0));
       auto target = intValues(reshape->input(1));
       if (src == nullptr || !target || src->shape != std::vector<int64_t>{channels} ||
-          static_cast<int>(target->size()) != static_cast<int>(shape->size()) || (*target)[aligned] != channels)
+          static_cast<int>(target->size()) != static_cast<int>(shape->size()) ||
+          ((*target)[aligned] != channels && (*target)[aligned] != -1))
         return false;
       p.slices.push_back({reshape, 0, 0, first->slots, ChannelSlice::Role::kParam});
-      p.fixups.push_back({reshape, 1, "", static_cast<size_t>(aligned), first->slots, 1});
+      // An explicit count is rewritten; -1 (inferred from the element count) needs nothing.
+      if ((*target)[aligned] == channels) p.fixups.push_back({reshape, 1, "", static_cast<size_t>(aligned), first->slots, 1});
     }
     for (Value* in : n.inputs())
       if (const Tracked* t = find(in))

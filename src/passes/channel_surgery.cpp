@@ -92,6 +92,14 @@ void eraseOrphans(Graph& graph, std::vector<Value*>& orphans) {
   }
 }
 
+// Stores the nodes in topological order when they are not (some converters append nodes at the
+// end; ONNX requires sorted nodes, and the output of a pass must pass the checker).
+void sortNodes(Graph& graph) {
+  auto order = graph.topologicalOrder();
+  if (!order || *order == graph.nodes()) return;
+  for (size_t i = order->size() - 1; i-- > 0;) graph.moveNodeBefore((*order)[i], (*order)[i + 1]);
+}
+
 }  // namespace
 
 void removeChannels(Graph& graph, const ChannelAnalysis& analysis, const std::vector<char>& remove) {
@@ -146,6 +154,7 @@ void removeChannels(Graph& graph, const ChannelAnalysis& analysis, const std::ve
     if (d.value) d.value = keptCount(axis.channels, remove);
   }
   eraseOrphans(graph, orphans);
+  sortNodes(graph);
 }
 
 }  // namespace nnc

@@ -9,7 +9,7 @@
 
 namespace nnc {
 
-// Removes every channel c with remove[c] set. Constants shared with nodes outside the slice
+// Removes every channel c with remove[c] set (and sorts the nodes topologically). Constants shared with nodes outside the slice
 // are copied, not changed in place; constants left unused afterwards are deleted.
 void removeChannels(Graph& graph, const ChannelAnalysis& analysis, const std::vector<char>& remove);
 

@@ -13,8 +13,9 @@
 //   scope=S           global (default): one threshold over importances normalized by their group's
 //                     mean, so layers get different ratios | layer: every group loses F of its channels
 //   exclude=P         groups with a producer whose node name or op type matches one of the glob
-//                     patterns P (separated by '|' or ',') are left alone
-//   min_channels=K    every tensor of a group keeps at least K of its channels (default 1)
+//                     patterns P (separated by '+', '|' or ',') are left alone
+//   min_channels=K    every tensor of a group keeps at least K of its channels (default 1; 0 acts
+//                     as 1: no layer ever vanishes)
 //   dry_run=B         report the groups and what would be removed; change nothing
 // Channel choice is deterministic: ties go to the lower channel index; no seed is involved.
 #include <fnmatch.h>
@@ -237,7 +238,7 @@ std::vector<std::string> splitPatterns(const std::string& text) {
   std::vector<std::string> out;
   std::string cur;
   for (char ch : text) {
-    if (ch == '|' || ch == ',') {
+    if (ch == '|' || ch == ',' || ch == '+') {
       if (!cur.empty()) out.push_back(cur);
       cur.clear();
     } else {
@@ -273,7 +274,7 @@ Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec) {
   o.exclude = splitPatterns(options.text("exclude", ""));
   auto min_channels = options.integer("min_channels", 1);
   if (!min_channels) return min_channels.status();
-  if (*min_channels < 1) return invalidArgument("prune-channels: min_channels must be at least 1");
+  if (*min_channels < 0) return invalidArgument("prune-channels: min_channels must not be negative");
   o.min_channels = *min_channels;
   auto dry_run = options.flag("dry_run", false);
   if (!dry_run) return dry_run.status();

@@ -397,7 +397,7 @@ TEST(PruneChannels, OptionsAreChecked) {
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "1.5"}}}).isOk());
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"granularity", "weight"}}}).isOk());
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"importance", "taylor"}}}).isOk());
-  EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"min_channels", "0"}}}).isOk());
+  EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"min_channels", "-1"}}}).isOk());
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"bogus", "1"}}}).isOk());
 }
 
