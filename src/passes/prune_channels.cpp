@@ -24,9 +24,11 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "channel_surgery.h"
 #include "nncompress/analysis/channel_groups.h"
+#include "nncompress/analysis/macs.h"
 #include "nncompress/ir/half.h"
 #include "nncompress/passes/pass.h"
 
@@ -212,8 +214,11 @@ class PruneChannelsPass final : public Pass {
       groups.push_back(std::move(j));
     }
     const int64_t params_before = constantElements(*model.graph);
+    const std::optional<int64_t> macs_before = staticMacs(model);
     if (!options_.dry_run && removed_total > 0) removeChannels(*model.graph, a, remove);
     const int64_t params_after = options_.dry_run ? params_before : constantElements(*model.graph);
+    const std::optional<int64_t> macs_after = options_.dry_run ? macs_before : staticMacs(model);
+    auto macsJson = [](const std::optional<int64_t>& m) { return m ? nlohmann::ordered_json(*m) : nlohmann::ordered_json(nullptr); };
     result.changed = !options_.dry_run && removed_total > 0;
     result.stats["dry_run"] = options_.dry_run;
     result.stats["groups_found"] = a.groups.size();
@@ -221,6 +226,9 @@ class PruneChannelsPass final : public Pass {
     result.stats["channels_removed"] = removed_total;
     result.stats["params_before"] = params_before;
     result.stats["params_after"] = params_after;
+    // Per sample; null when spatial dims are only known at run time.
+    result.stats["macs_before"] = macsJson(macs_before);
+    result.stats["macs_after"] = macsJson(macs_after);
     result.stats["groups"] = std::move(groups);
     result.summary = (options_.dry_run ? "would remove " : "removed ") + std::to_string(removed_total) + " of " +
                      std::to_string(eligible_channels) + " eligible channels in " + std::to_string(a.groups.size()) +

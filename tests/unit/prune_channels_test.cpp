@@ -165,6 +165,9 @@ TEST(PruneChannels, ResidualAddCouplesBothProducers) {
   PassResult result = runPass(model, {"prune-channels", {{"sparsity", "0.5"}, {"scope", "layer"}}});
   EXPECT_TRUE(result.changed);
   EXPECT_EQ(result.stats["channels_removed"], 4);
+  // MACs per sample: 8x6x6 outputs x 4x3x3 + 8x6x6 x 8x3x3 + 4x6x6 x 8, then with 4 channels.
+  EXPECT_EQ(result.stats["macs_before"], 288 * 36 + 288 * 72 + 144 * 8);
+  EXPECT_EQ(result.stats["macs_after"], 144 * 36 + 144 * 36 + 144 * 4);
   EXPECT_EQ(shapeOf(model, "c1", 1), (V{4, 4, 3, 3}));
   EXPECT_EQ(shapeOf(model, "c1", 2), (V{4}));
   EXPECT_EQ(shapeOf(model, "c2", 1), (V{4, 4, 3, 3}));
