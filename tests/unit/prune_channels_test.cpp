@@ -191,7 +191,12 @@ TEST(PruneChannels, ConcatMapsIndicesWithOffsets) {
 })");
   for (Node* n : model.graph->nodes()) n->name = n->output(0)->name();
   Model original = clone(model);
-  PassResult result = runPass(model, {"prune-channels", {{"sparsity", "0.5"}}});
+  // Default round_to=8: 5 kept of 10 rounds to 8 kept (two dead channels go).
+  Model rounded = clone(model);
+  PassResult rounded_result = runPass(rounded, {"prune-channels", {{"sparsity", "0.5"}}});
+  EXPECT_EQ(rounded_result.stats["channels_removed"], 2);
+  expectSameOutputs(original, rounded);
+  PassResult result = runPass(model, {"prune-channels", {{"sparsity", "0.5"}, {"round_to", "1"}}});
   EXPECT_EQ(result.stats["channels_removed"], 5);
   EXPECT_EQ(shapeOf(model, "a", 1), (V{2, 3, 3, 3}));
   EXPECT_EQ(shapeOf(model, "b", 1), (V{3, 3, 1, 1}));
@@ -402,6 +407,7 @@ TEST(PruneChannels, OptionsAreChecked) {
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"importance", "taylor"}}}).isOk());
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"min_channels", "-1"}}}).isOk());
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"bogus", "1"}}}).isOk());
+  EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "0.5"}, {"round_to", "0"}}}).isOk());
 }
 
 // The bundled models: pruned at 50% with the granularity that fits, they must stay valid, run,
