@@ -442,6 +442,37 @@ TEST_P(PruneBundled, PrunedModelIsValidSmallerAndRuns) {
   }
 }
 
+// End to end with trained weights: the pruned CNN must compute what the original computes when
+// the removed channels are silenced there (BN scale and shift set to 0, so the channel carries
+// exact zeros through ReLU/Clip, residual Adds, pooling and into every consumer).
+TEST(PruneBundledMasked, PrunedCnnEqualsOriginalWithChannelsSilenced) {
+  for (const char* name : {"cnn_bn", "resnet_small", "mobilenet_small"}) {
+    SCOPED_TRACE(name);
+    auto loaded = loadModel(test::sourceDir() + "/models/" + name + ".onnx");
+    ASSERT_TRUE(loaded.isOk());
+    Model model = std::move(loaded).value();
+    Model masked = clone(model);
+    PassResult result = runPass(model, {"prune-channels", {{"sparsity", "0.4"}, {"scope", "layer"}, {"round_to", "1"}}});
+    ASSERT_GT(result.stats["channels_removed"].get<int64_t>(), 0);
+    auto analysis = analyzeChannelGroups(masked);
+    ASSERT_TRUE(analysis.isOk());
+    std::vector<char> removed(analysis->channel_count, 0);
+    for (const auto& g : result.stats["groups"])
+      for (const auto& i : g["removed"]) removed[analysis->groups[g["id"].get<size_t>()].channels[i.get<size_t>()]] = 1;
+    int silenced = 0;
+    for (const ChannelSlice& slice : analysis->slices) {
+      if (slice.node->op_type != "BatchNormalization" || (slice.input != 1 && slice.input != 2)) continue;
+      auto ref = constantRefOf(slice.node->input(slice.input));
+      std::vector<float> values(ref->tensor().dataAs<float>(), ref->tensor().dataAs<float>() + ref->tensor().elementCount());
+      for (size_t k = 0; k < values.size(); ++k)
+        if (removed[slice.channels[k]]) values[k] = 0.0f, ++silenced;
+      ref->replace(Tensor::fromValues(DType::kFloat, ref->tensor().shape, values));
+    }
+    EXPECT_GT(silenced, 0);
+    expectSameOutputs(masked, model, 1e-4);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, PruneBundled,
                          ::testing::Values(BundledCase{"cnn_bn", "channel"}, BundledCase{"resnet_small", "channel"},
                                            BundledCase{"mobilenet_small", "channel"}, BundledCase{"mlp", "neuron"},
