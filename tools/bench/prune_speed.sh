@@ -11,10 +11,12 @@
 # The issue's target: 50% of the channels of resnet_small -> >= 1.7x faster in both runtimes.
 # A benchmark, not a test: it never fails on time.
 #
-# usage: prune_speed.sh [--sparsity S] [--granularity G] [--reps N] [--threads T] [--quick] [MODEL ...]
+# usage: prune_speed.sh [--sparsity S] [--granularity G] [--reps N] [--threads T] [--quick]
+#                       [--dim SYMBOL=VALUE ...] [MODEL ...]
 #   MODEL: bundled model names (models/<name>.onnx) or .onnx paths; default: resnet_small
 #   defaults: --sparsity 0.5 --granularity channel --reps 3 --threads 1
 #   --quick  warmup 1, runs 5, min-seconds 0.2 (a smoke run, not for the results table)
+#   --dim    a symbolic input dim for both runtimes' bench (e.g. the image size of a detector)
 # env: NNCOMPRESS (default build/tools/nncompress/nncompress), NNC_MODELS_DIR (default models/),
 #      NNC_BENCH_LOG (folder for pruned models and raw JSON, default a temporary folder)
 set -euo pipefail
@@ -27,7 +29,7 @@ MODELS_DIR="${NNC_MODELS_DIR:-$ROOT/models}"
 
 die() { echo "prune_speed.sh: error: $*" >&2; exit 2; }
 
-sparsity=0.5 granularity=channel reps=3 threads=1 quick=0 models=()
+sparsity=0.5 granularity=channel reps=3 threads=1 quick=0 models=() dims=()
 while (($#)); do
   case "$1" in
     --sparsity) sparsity="${2:?}"; shift ;;
@@ -35,7 +37,8 @@ while (($#)); do
     --reps) reps="${2:?}"; shift ;;
     --threads) threads="${2:?}"; shift ;;
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --dim) dims+=(--dim "${2:?}"); shift ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) models+=("$1") ;;
   esac
@@ -60,9 +63,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 p50() {
   local rt="$1" file="$2" base="$3"
   if [[ "$rt" == nnc ]]; then
-    "$NNCOMPRESS" --threads "$threads" bench "$file" --batch-sizes 1 --json "${timing[@]}" >"$base.json" 2>"$base.err" || { echo -; return; }
+    "$NNCOMPRESS" --threads "$threads" bench "$file" --batch-sizes 1 --json "${timing[@]}" "${dims[@]}" >"$base.json" 2>"$base.err" || { echo -; return; }
   else
-    node "$ORT/ort_bench.js" "$file" --threads "$threads" --batch-sizes 1 --json "${timing[@]}" >"$base.json" 2>"$base.err" || { echo -; return; }
+    node "$ORT/ort_bench.js" "$file" --threads "$threads" --batch-sizes 1 --json "${timing[@]}" "${dims[@]}" >"$base.json" 2>"$base.err" || { echo -; return; }
   fi
   json_get "$base.json" 'j.results[0].p50_ms'
 }
