@@ -139,7 +139,7 @@ class Builder {
     for (auto& f : p.fixups) fixups_.push_back(std::move(f));
   }
   void addSegment(const Node& producer, std::vector<int64_t> slots, ChannelGroup::Kind kind) {
-    producers_.push_back({producer.describe(), std::move(slots), kind});
+    producers_.push_back({producer.describe(), const_cast<Node*>(&producer), std::move(slots), kind});
   }
 
   // --- the walk -----------------------------------------------------------------------------
@@ -830,6 +830,7 @@ class Builder {
       std::vector<int64_t> channels = toChannels(p.slots);
       ChannelGroup& g = result.groups[groupFor(channels[0])];
       g.producers.push_back(p.name);
+      g.producer_nodes.push_back(p.node);
       if (p.kind == ChannelGroup::Kind::kChannel) g.kind = ChannelGroup::Kind::kChannel;
       else if (g.producers.size() == 1) g.kind = ChannelGroup::Kind::kNeuron;
       for (int64_t c : channels)
@@ -879,6 +880,7 @@ class Builder {
 
   struct ProducerSegment {
     std::string name;
+    Node* node;
     std::vector<int64_t> slots;
     ChannelGroup::Kind kind;
   };

@@ -95,13 +95,10 @@ bool matchesAny(const std::vector<std::string>& patterns, const std::string& tex
   return false;
 }
 
-// The node name and op type inside "name (Op)" as produced by Node::describe().
+// A group is excluded when one of its producers' name or op type matches a pattern.
 bool excluded(const ChannelGroup& g, const std::vector<std::string>& patterns) {
-  for (const std::string& d : g.producers) {
-    const size_t open = d.rfind(" (");
-    const std::string name = d.substr(0, open), op = open == std::string::npos ? "" : d.substr(open + 2, d.size() - open - 3);
-    if (matchesAny(patterns, name) || matchesAny(patterns, op)) return true;
-  }
+  for (const Node* n : g.producer_nodes)
+    if (matchesAny(patterns, n->name) || matchesAny(patterns, n->op_type)) return true;
   return false;
 }
 

@@ -70,6 +70,7 @@ struct Case {
   bool real;
   const char* granularity;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file << " " << c.granularity; }
 
 class PruneOrt : public ::testing::TestWithParam<Case> {
  protected:

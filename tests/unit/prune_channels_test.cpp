@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -400,6 +402,80 @@ TEST(PruneChannels, UnknownUseAndSharedConstantsStaySafe) {
   EXPECT_EQ(std::memcmp(a[1].bytes(), b[1].bytes(), a[1].byteSize()), 0) << "the TopK branch is untouched";
 }
 
+TEST(PruneChannels, GlobalScopeTakesFromTheWeakGroupLayerScopeFromEach) {
+  // Group A (c1) has four dead channels; group B (c2) has none. Removing 4 of 16 channels:
+  // global ranks normalized importance, so all four come from A; layer takes 2 from each.
+  const std::set<int64_t> dead = {0, 1, 2, 3};
+  const std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\n"
+                           "g (float[N,2,3,3] x) => (float[N,2,3,3] y) <" +
+                           weight("w1", {8, 2, 1, 1}, 1, onAxis(0, dead)) + ", " + weight("w2", {8, 8, 1, 1}, 2, onAxis(1, dead)) +
+                           ", " + weight("w3", {2, 8, 1, 1}, 3) + R"(> {
+  c1 = Conv (x, w1)
+  r1 = Relu(c1)
+  c2 = Conv (r1, w2)
+  r2 = Relu(c2)
+  y = Conv (r2, w3)
+})";
+  for (const char* scope : {"global", "layer"}) {
+    SCOPED_TRACE(scope);
+    Model model = importText(text);
+    for (Node* n : model.graph->nodes()) n->name = n->output(0)->name();
+    PassResult result = runPass(model, {"prune-channels", {{"sparsity", "0.25"}, {"scope", scope}, {"round_to", "1"}}});
+    EXPECT_EQ(result.stats["channels_removed"], 4);
+    const bool global = std::string(scope) == "global";
+    EXPECT_EQ(shapeOf(model, "c1", 1), (V{global ? 4 : 6, 2, 1, 1}));
+    EXPECT_EQ(shapeOf(model, "c2", 1), (V{global ? 8 : 6, global ? 4 : 6, 1, 1}));
+    EXPECT_EQ(shapeOf(model, "y", 1), (V{2, global ? 8 : 6, 1, 1}));
+  }
+}
+
+TEST(PruneChannels, ImportanceExcludeAndMinChannels) {
+  // Conv rows 0 and 3 are zero (smallest L1); BN scales 1 and 2 are zero (smallest bn-scale).
+  const std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\n"
+                           "g (float[N,2,3,3] x) => (float[N,2,3,3] y) <" +
+                           weight("w1", {4, 2, 1, 1}, 1, onAxis(0, {0, 3})) + ", " + weight("gamma", {4}, 2, onAxis(0, {1, 2})) +
+                           ", " + weight("beta", {4}, 3) + ", " + weight("mean", {4}, 4) +
+                           ", float[4] var = {1.0, 2.0, 3.0, 4.0}, " + weight("w2", {2, 4, 1, 1}, 5) + R"(> {
+  c1 = Conv (x, w1)
+  bn = BatchNormalization (c1, gamma, beta, mean, var)
+  r = Relu(bn)
+  y = Conv (r, w2)
+})";
+  auto prune = [&](std::map<std::string, std::string> options) {
+    Model model = importText(text);
+    for (Node* n : model.graph->nodes()) n->name = n->output(0)->name();
+    options["sparsity"] = "0.5";
+    runPass(model, {"prune-channels", options});
+    std::vector<float> gamma;
+    for (Node* n : model.graph->nodes())
+      if (n->op_type == "BatchNormalization") {
+        const Tensor& t = constantRefOf(n->input(1))->tensor();
+        gamma.assign(t.dataAs<float>(), t.dataAs<float>() + t.elementCount());
+      }
+    return gamma;
+  };
+  auto zeros = [](const std::vector<float>& v) { return std::count(v.begin(), v.end(), 0.0f); };
+  std::vector<float> l1 = prune({{"importance", "l1"}}), l2 = prune({{"importance", "l2"}}), bn = prune({{"importance", "bn-scale"}});
+  ASSERT_EQ(l1.size(), 2u);
+  EXPECT_EQ(zeros(l1), 2) << "l1 removed the zero-weight channels 0 and 3";
+  EXPECT_EQ(zeros(l2), 2);
+  ASSERT_EQ(bn.size(), 2u);
+  EXPECT_EQ(zeros(bn), 0) << "bn-scale removed the zero-scale channels 1 and 2";
+  EXPECT_EQ(prune({{"exclude", "other+c1"}}).size(), 4u) << "c1 matches an exclude pattern";
+  EXPECT_EQ(prune({{"exclude", "Conv"}}).size(), 4u) << "op types match too";
+  EXPECT_EQ(prune({{"exclude", "c[2-9]"}}).size(), 2u);
+  EXPECT_EQ(prune({{"min_channels", "3"}}).size(), 3u);
+}
+
+TEST(PruneChannels, SameInputSameBytes) {
+  auto once = [] {
+    auto model = loadModel(test::sourceDir() + "/models/resnet_small.onnx");
+    runPass(*model, {"prune-channels", {{"sparsity", "0.3"}}});
+    return *serializeModel(*model);
+  };
+  EXPECT_EQ(once(), once());
+}
+
 TEST(PruneChannels, OptionsAreChecked) {
   EXPECT_FALSE(createPass({"prune-channels", {}}).isOk()) << "sparsity is required";
   EXPECT_FALSE(createPass({"prune-channels", {{"sparsity", "1.5"}}}).isOk());
@@ -416,6 +492,7 @@ struct BundledCase {
   const char* model;
   const char* granularity;
 };
+void PrintTo(const BundledCase& c, std::ostream* os) { *os << c.model << " " << c.granularity; }
 
 class PruneBundled : public ::testing::TestWithParam<BundledCase> {};
 

@@ -55,6 +55,7 @@ struct ChannelGroup {
   Kind kind = Kind::kChannel;
   std::vector<int64_t> channels;        // coupled-channel ids, in the first producer's order
   std::vector<std::string> producers;   // nodes that create these channels (describe())
+  std::vector<Node*> producer_nodes;    // the same nodes
   std::vector<std::vector<int64_t>> segments;  // channels per producer output / per tensor: each keeps >= min
   bool prunable = true;
   std::string reason;  // why not prunable
