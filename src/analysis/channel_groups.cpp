@@ -188,9 +188,19 @@ class Builder {
       ChannelFixup group_fix{&n, -1, "group", 0, in->slots, 1};
       p.fixups.push_back(group_fix);
     } else {
-      // Grouped (not depthwise) conv: every group must keep the same count; not pruned.
-      if (in != nullptr) lock(in->slots, "input of grouped " + n.describe());
-      return true;
+      // Grouped conv: every group must keep the same number of channels, so position p of each
+      // group is one coupled channel (DepGraph does the same): weight axis 1 loses position p,
+      // axis 0 loses position q of every output group; `group` stays.
+      const int64_t per_in = w->shape[1];
+      if (groups <= 1 || out_channels % groups != 0 || (in != nullptr && in_channels != groups * per_in)) return false;
+      if (in != nullptr) {
+        for (int64_t j = per_in; j < in_channels; ++j) unite(in->slots[j], in->slots[j % per_in]);
+        p.slices.push_back({&n, 1, 1, {in->slots.begin(), in->slots.begin() + per_in}, ChannelSlice::Role::kWeight,
+                            zeroPoint(n, integer)});
+      }
+      out_slots = newSlots(out_channels);
+      const int64_t per_out = out_channels / groups;
+      for (int64_t o = per_out; o < out_channels; ++o) unite(out_slots[o], out_slots[o % per_out]);
     }
     p.slices.push_back({&n, 1, 0, out_slots, ChannelSlice::Role::kWeight, zeroPoint(n, integer)});
     if (!integer && n.input(2) != nullptr) {

@@ -254,6 +254,36 @@ TEST(PruneChannels, DepthwiseConvLosesInputAndOutputChannelTogether) {
   expectSameOutputs(original, model);
 }
 
+TEST(PruneChannels, GroupedConvPrunesTheSamePositionInEveryGroup) {
+  // group = 2: inputs 1 and 5 are position 1 of each input group; outputs 0 and 2 position 0 of
+  // each output group. Both pairs are dead.
+  Model model = importText("<ir_version: 8, opset_import: [\"\" : 13]>\n"
+                           "g (float[N,2,5,5] x) => (float[N,2,5,5] y) <" +
+                           weight("w1", {8, 2, 1, 1}, 1, onAxis(0, {1, 5})) + ", " +
+                           weight("wg", {4, 4, 3, 3}, 2, [](const V& i) { return i[0] % 2 == 0 || i[1] == 1; }) + ", " +
+                           weight("w3", {2, 4, 1, 1}, 3, onAxis(1, {0, 2})) + R"(> {
+  c1 = Conv (x, w1)
+  r1 = Relu(c1)
+  gc = Conv <group = 2, pads = [1,1,1,1]> (r1, wg)
+  r2 = Relu(gc)
+  y = Conv (r2, w3)
+})");
+  for (Node* n : model.graph->nodes()) n->name = n->output(0)->name();
+  auto analysis = analyzeChannelGroups(model);
+  ASSERT_TRUE(analysis.isOk());
+  EXPECT_EQ(analysis->groups[0].channels.size(), 4u) << "8 conv channels, coupled in pairs";
+  EXPECT_EQ(analysis->groups[1].channels.size(), 2u) << "4 grouped-conv outputs, coupled in pairs";
+  Model original = clone(model);
+  PassResult result = runPass(model, {"prune-channels", {{"sparsity", "0.34"}}});
+  EXPECT_EQ(result.stats["channels_removed"], 2);
+  EXPECT_EQ(shapeOf(model, "c1", 1), (V{6, 2, 1, 1}));
+  EXPECT_EQ(shapeOf(model, "gc", 1), (V{2, 3, 3, 3}));
+  EXPECT_EQ(shapeOf(model, "y", 1), (V{2, 2, 1, 1}));
+  for (Node* n : model.graph->nodes())
+    if (n->name == "gc") EXPECT_EQ(n->attrInt("group", 0), 2);
+  expectSameOutputs(original, model);
+}
+
 TEST(PruneChannels, FlattenAndReshapeBeforeGemmSliceWholeChannelBlocks) {
   // 3 conv channels of 2x2 = 12 features; channel 1 is dead -> Gemm columns 4..7 go.
   const std::set<int64_t> dead = {1};
