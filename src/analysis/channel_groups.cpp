@@ -596,6 +596,8 @@ class Builder {
     }
     if (axes.empty())
       for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+    if (starts.size() != axes.size() || ends.size() != axes.size() || (!steps.empty() && steps.size() != axes.size()))
+      return false;
     size_t k = axes.size();
     for (size_t i = 0; i < axes.size(); ++i)
       if ((axes[i] < 0 ? axes[i] + x->rank : axes[i]) == x->axis) k = i;
@@ -769,7 +771,10 @@ class Builder {
     } else {
       out.rank += static_cast<int>(axes.size());
       std::vector<bool> inserted(out.rank, false);
-      for (int64_t a : axes) inserted.at(a < 0 ? a + out.rank : a) = true;
+      for (int64_t a : axes) {
+        if (a < -out.rank || a >= out.rank) return false;
+        inserted[a < 0 ? a + out.rank : a] = true;
+      }
       int seen = -1;
       for (int j = 0; j < out.rank; ++j)
         if (!inserted[j] && ++seen == x->axis) out.axis = j;

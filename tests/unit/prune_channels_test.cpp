@@ -145,7 +145,8 @@ TEST(PruneChannels, ResidualAddCouplesBothProducers) {
                            "g (float[N,4,6,6] x) => (float[N,4,6,6] y) <" +
                            weight("w1", {8, 4, 3, 3}, 1, onAxis(0, dead)) + ", " + weight("b1", {8}, 2, onAxis(0, dead)) + ", " +
                            weight("w2", {8, 8, 3, 3}, 3, [&](const V& i) { return dead.count(i[0]) || dead.count(i[1]); }) + ", " +
-                           weight("b2", {8}, 4, onAxis(0, dead)) + ", " + weight("w3", {4, 8, 1, 1}, 5, onAxis(1, dead)) + R"(> {
+                           weight("b2", {8}, 4, onAxis(0, dead)) + ", " + weight("w3", {4, 8, 1, 1}, 5, onAxis(1, dead)) +
+                           ", float[N,8,6,6] s" + R"(> {
   c1 = Conv <pads = [1,1,1,1]> (x, w1, b1)
   r1 = Relu(c1)
   c2 = Conv <pads = [1,1,1,1]> (r1, w2, b2)
@@ -174,6 +175,9 @@ TEST(PruneChannels, ResidualAddCouplesBothProducers) {
   EXPECT_EQ(shapeOf(model, "c1", 2), (V{4}));
   EXPECT_EQ(shapeOf(model, "c2", 1), (V{4, 4, 3, 3}));
   EXPECT_EQ(shapeOf(model, "y", 1), (V{4, 4, 1, 1}));
+  const ValueType& declared = model.graph->findValue("s")->type;
+  ASSERT_EQ(declared.dims.size(), 4u);
+  EXPECT_EQ(declared.dims[1].value, 4) << "value_info follows the pruned channel count";
   expectSameOutputs(original, model);
 }
 
