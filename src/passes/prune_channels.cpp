@@ -212,6 +212,9 @@ class PruneChannelsPass final : public Pass {
       for (size_t i = 0; i < group.channels.size(); ++i)
         if (remove[group.channels[i]]) removed.push_back(i);
       removed_total += static_cast<int64_t>(removed.size());
+      spdlog::debug("prune-channels: group {} ({}, {} channels, first producer {}): {}", g, channelGroupKindName(group.kind),
+                    group.channels.size(), group.producers.empty() ? "none" : group.producers.front(),
+                    eligible[g] ? "remove " + std::to_string(removed.size()) : "kept: " + skip_reason[g]);
       nlohmann::ordered_json j;
       j["id"] = g;
       j["kind"] = channelGroupKindName(group.kind);
