@@ -9,6 +9,7 @@
 
 #include "qgemm.h"
 #include "quant_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -161,7 +162,7 @@ Expected<ConvShape> convShape(const KernelContext& ctx, const Tensor& x, const T
 void im2col(const uint8_t* x, int64_t channels, const ConvShape& s, uint8_t fill, uint8_t* col, int threads) {
   const int64_t ks = s.kSize(), os = s.outSize(), in_plane = s.in[0] * s.in[1] * s.in[2];
   const int64_t rows = channels * ks;
-#pragma omp parallel for num_threads(threads) if (rows * os > (1 << 16))
+#pragma omp parallel for num_threads(threads) if (rows * os > kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r / ks, kk = r % ks;
     const int64_t kz = kk / (s.k[1] * s.k[2]), ky = (kk / s.k[2]) % s.k[1], kx = kk % s.k[2];

@@ -14,6 +14,7 @@
 
 #include "nn_common.h"
 #include "resize_linear_ort.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -134,7 +135,7 @@ template <typename T>
 void resizePass(const T* src, T* dst, int64_t outer, int64_t in, int64_t out, int64_t inner, const AxisMap& m, T extrapolation) {
   const int64_t taps = m.taps;
   const int64_t rows = outer * out;
-#pragma omp parallel for schedule(static) if (rows * inner * taps > 32768)
+#pragma omp parallel for schedule(static) if (rows * inner * taps > kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r / out, j = r % out;
     T* d = dst + r * inner;
