@@ -9,6 +9,7 @@
 #include <Eigen/Core>
 
 #include "conv_kernels.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -37,7 +38,7 @@ void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, in
   const int64_t WP = (OW - 1) * sw + (KW - 1) * dw + 1;
   const int64_t PW = (WP + sw - 1) / sw + 1;  // phase row length (+1 so no tap reads past its row)
   const int64_t taps = KH * KW;
-#pragma omp parallel if (planes * OH * OW * taps > 32768)
+#pragma omp parallel if (planes * OH * OW * taps > kMinParallelWork)
   {
     std::vector<T> buf(static_cast<size_t>(HP * sw * PW));
     std::vector<const T*> ptr(static_cast<size_t>(taps));
@@ -152,7 +153,7 @@ void convForward(const T* x, const T* w, const T* bias, T* y, int64_t N, int64_t
   const double macs = double(Mg) * double(CgK) * double(P);
   // Many small GEMMs (grouped convs, batches of small images): one (batch, group) per thread.
   // Otherwise one GEMM at a time, which Eigen parallelizes itself.
-  const bool outer_parallel = jobs > 1 && macs < 4e6 * 4;
+  const bool outer_parallel = jobs > 1 && macs < 4e6 * 4 && macs * double(jobs) > double(kMinParallelWork) * 4;
   if (outer_parallel) {
 #pragma omp parallel
     {

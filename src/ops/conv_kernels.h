@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "nn_common.h"
+#include "parallel.h"
 
 namespace nnc::ops::conv {
 
@@ -34,7 +35,7 @@ void im2col(const T* x, int64_t channels, const WindowGeometry& g, int64_t row0,
   const int64_t cols = (row1 - row0) * wout;
   const int64_t in_size = g.inSize();
   const int64_t total_rows = channels * K;
-#pragma omp parallel for if (parallel && total_rows * cols > 32768) schedule(static)
+#pragma omp parallel for if (parallel && total_rows * cols > kMinParallelWork) schedule(static)
   for (int64_t cr = 0; cr < total_rows; ++cr) {
     const int64_t c = cr / K;
     int64_t kidx = cr % K;

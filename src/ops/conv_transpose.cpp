@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 
 #include "conv_kernels.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -21,7 +22,7 @@ void col2im(const T* col, int64_t channels, const WindowGeometry& g, T* y) {
   const int64_t K = g.kernelSize();
   const int64_t P = g.outSize(), wx = g.out[r - 1], wy = g.in[r - 1], y_size = g.inSize();
   const int64_t rows = P / wx;
-#pragma omp parallel for schedule(static) if (channels * K * P > 32768)
+#pragma omp parallel for schedule(static) if (channels * K * P > kMinParallelWork)
   for (int64_t c = 0; c < channels; ++c) {
     T* yc = y + c * y_size;
     for (int64_t kidx = 0; kidx < K; ++kidx) {
@@ -132,7 +133,7 @@ Status convTranspose(KernelContext& ctx) {
     const T* wd = w->dataAs<T>();
     const T* bd = b ? b->dataAs<T>() : nullptr;
     const int64_t total = N * M * Y;
-#pragma omp parallel for if (total > 65536)
+#pragma omp parallel for if (total > kMinParallelWork)
     for (int64_t nm = 0; nm < N * M; ++nm) std::fill(y + nm * Y, y + (nm + 1) * Y, bd ? bd[nm % M] : T(0));
     RowMat<T> col(Mg * K, P);
     // float: the packed SGEMM on an explicitly transposed weight (small next to the product).

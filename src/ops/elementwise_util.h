@@ -10,11 +10,12 @@
 #include <type_traits>
 
 #include "op_util.h"
+#include "parallel.h"
 
 namespace nnc::ops::ew {
 
 // Below this many elements a loop runs on one thread (thread start-up costs more than the work).
-constexpr int64_t kParallelElements = 32768;
+constexpr int64_t kParallelElements = kMinParallelWork;
 // Elements per chunk handed to a chunk function (fits L1/L2 comfortably).
 constexpr int64_t kChunk = 4096;
 

@@ -9,6 +9,7 @@
 
 #include "qgemm.h"
 #include "quant_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -161,7 +162,7 @@ Expected<ConvShape> convShape(const KernelContext& ctx, const Tensor& x, const T
 void im2col(const uint8_t* x, int64_t channels, const ConvShape& s, uint8_t fill, uint8_t* col, int threads) {
   const int64_t ks = s.kSize(), os = s.outSize(), in_plane = s.in[0] * s.in[1] * s.in[2];
   const int64_t rows = channels * ks;
-#pragma omp parallel for num_threads(threads) if (rows * os > (1 << 16))
+#pragma omp parallel for num_threads(threads) if (rows * os > kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r / ks, kk = r % ks;
     const int64_t kz = kk / (s.k[1] * s.k[2]), ky = (kk / s.k[2]) % s.k[1], kx = kk % s.k[2];
@@ -236,20 +237,32 @@ Expected<Tensor> integerConv(const KernelContext& ctx, const Tensor& x, const Te
   g.b_signed = x.dtype == DType::kInt8;
   g.a_zp_per_row = w_zp.size() > 1;
   g.b_zp = &x_zp;
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t gr = 0; gr < group; ++gr) {
+  // One job per (image, group). Several jobs: one per thread at a time, each GEMM on one thread
+  // (one fork/join per Conv instead of three barriers per GEMM); a single job: a threaded GEMM.
+  const int64_t jobs = batch * group;
+  const int threads = jobs > 1 && Mg * Kg * Nsp * jobs > 4 * kMinParallelWork ? ctx.threads() : 1;
+  const bool per_job = jobs > 1 && threads > 1;
+#pragma omp parallel num_threads(threads) if (per_job)
+  {
+    std::vector<uint8_t> local_col(per_job && !direct ? col.size() : 0);
+    uint8_t* my_col = per_job ? local_col.data() : col.data();
+#pragma omp for schedule(dynamic)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int64_t n = job / group, gr = job % group;
+      QGemmArgs a = g;
       const uint8_t* xs = x.bytes() + (n * C + gr * Cg) * in_plane;
       if (direct) {
-        g.B = xs;
+        a.B = xs;
       } else {
-        im2col(xs, Cg, *s, fill, col.data(), ctx.threads());
-        g.B = col.data();
+        im2col(xs, Cg, *s, fill, my_col, per_job ? 1 : ctx.threads());
+        a.B = my_col;
       }
-      g.A = w.bytes() + gr * Mg * Kg;
-      g.a_zp = w_zp.data() + (g.a_zp_per_row ? gr * Mg : 0);
-      g.C = y + (n * M + gr * Mg) * Nsp;
-      qgemm(g, ctx.threads());
+      a.A = w.bytes() + gr * Mg * Kg;
+      a.a_zp = w_zp.data() + (a.a_zp_per_row ? gr * Mg : 0);
+      a.C = y + (n * M + gr * Mg) * Nsp;
+      qgemm(a, per_job ? 1 : ctx.threads());
     }
+  }
   return out;
 }
 

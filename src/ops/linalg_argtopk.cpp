@@ -9,6 +9,7 @@
 
 #include "linalg.h"
 #include "op_util.h"
+#include "parallel.h"
 
 namespace nnc::ops::linalg {
 namespace {
@@ -62,7 +63,7 @@ Status argOp(KernelContext& ctx) {
       if (isNan(c)) return true;
       return kMax ? (last ? c >= b : c > b) : (last ? c <= b : c < b);
     };
-#pragma omp parallel for if (v.outer * v.n * v.inner > 65536)
+#pragma omp parallel for if (v.outer * v.n * v.inner > kMinParallelWork)
     for (int64_t o = 0; o < v.outer; ++o) {
       for (int64_t j = 0; j < v.inner; ++j) {
         const T* s = p + o * v.n * v.inner + j;
@@ -115,7 +116,7 @@ Status topK(KernelContext& ctx) {
       if (largest ? greater(b.first, a.first) : greater(a.first, b.first)) return false;
       return a.second < b.second;
     };
-#pragma omp parallel if (slices > 1 && slices * v.n > 65536)
+#pragma omp parallel if (slices > 1 && slices * v.n > kMinParallelWork)
     {
       std::vector<std::pair<T, int64_t>> items(static_cast<size_t>(v.n));
 #pragma omp for

@@ -3,6 +3,7 @@
 // Sums run over whole rows of the [outer, n, inner] view, so the inner loop is contiguous.
 #include "linalg.h"
 #include "op_util.h"
+#include "parallel.h"
 
 namespace nnc::ops::linalg {
 namespace {
@@ -25,7 +26,7 @@ Status cumSum(KernelContext& ctx) {
     out = allocate<T>(x->dtype, x->shape, &y);
     const T* p = x->dataAs<T>();
     if (outer * n * inner == 0) return;
-#pragma omp parallel for if (outer > 1 && outer * n * inner > 65536)
+#pragma omp parallel for if (outer > 1 && outer * n * inner > kMinParallelWork)
     for (int64_t o = 0; o < outer; ++o) {
       const T* src = p + o * n * inner;
       T* dst = y + o * n * inner;

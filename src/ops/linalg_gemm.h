@@ -37,7 +37,7 @@ void gemmExpr(const EA& A, const EB& B, T alpha, T beta, EC& C, int threads) {
   const int64_t extent = split_rows ? M : N;
   const int64_t grain = split_rows ? 8 : 32;  // panel edges on multiples of the kernel's tile sizes
   const int parts = static_cast<int>(std::min<int64_t>(threads, extent / grain));
-  if (parts <= 1 || macs < (1 << 18) || omp_in_parallel()) {
+  if (parts <= 1 || macs < (1 << 20) || omp_in_parallel()) {
     // Eigen threads products from ~100k MACs on (omp_get_max_threads() threads); keep it to
     // this thread. nthreads-var is per thread, so this touches no other thread's setting.
     const int saved = omp_get_max_threads();
@@ -87,7 +87,7 @@ void batchedGemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, co
   const double macs = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   // Threading the batch needs no synchronization inside a product; it wins unless there are too
   // few products to share out evenly and each is big enough to split well.
-  const bool batch_parallel = threads > 1 && count > 1 && (count >= 4 * threads || macs < (1 << 21)) && macs * count > 1e5;
+  const bool batch_parallel = threads > 1 && count > 1 && (count >= 4 * threads || macs < (1 << 21)) && macs * count > 1e6;
   if (batch_parallel) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t i = 0; i < count; ++i) gemm<T>(trans_a, trans_b, M, N, K, T(1), a + a_off[i], b + b_off[i], T(0), c + i * M * N);

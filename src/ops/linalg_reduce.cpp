@@ -16,6 +16,7 @@
 #include "linalg.h"
 #include "linalg_transpose.h"
 #include "op_util.h"
+#include "parallel.h"
 
 namespace nnc::ops::linalg {
 namespace {
@@ -100,7 +101,7 @@ T reduceRow(const T* x, int64_t n) {
 template <Kind K, typename T>
 void reduceMiddle(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   using O = Op<K, T>;
-#pragma omp parallel for if (outer > 1 && outer * n * inner > 65536)
+#pragma omp parallel for if (outer > 1 && outer * n * inner > kMinParallelWork)
   for (int64_t o = 0; o < outer; ++o) {
     T* acc = y + o * inner;
     const T* block = x + o * n * inner;
@@ -133,7 +134,7 @@ void reduceTyped(const Tensor& x, const std::vector<bool>& reduced, T* y) {
     return;
   }
   auto rows = [&](const T* data, int64_t count, int64_t n) {
-#pragma omp parallel for if (count > 1 && count * n > 65536)
+#pragma omp parallel for if (count > 1 && count * n > kMinParallelWork)
     for (int64_t i = 0; i < count; ++i) y[i] = reduceRow<K, T>(data + i * n, n);
   };
   const size_t nr = runs.size();

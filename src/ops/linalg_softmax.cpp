@@ -7,6 +7,7 @@
 
 #include "linalg.h"
 #include "op_util.h"
+#include "parallel.h"
 
 namespace nnc::ops::linalg {
 namespace {
@@ -97,7 +98,7 @@ Status softmaxOp(KernelContext& ctx) {
     const T* p = x->dataAs<T>();
     if (outer * n * inner == 0) return;
     const int64_t stride = n * inner;
-#pragma omp parallel for if (outer > 1 && outer * stride > 32768)
+#pragma omp parallel for if (outer > 1 && outer * stride > kMinParallelWork)
     for (int64_t o = 0; o < outer; ++o) {
       if (inner == 1) row<T, M>(p + o * stride, y + o * stride, n);
       else block<T, M>(p + o * stride, y + o * stride, n, inner);

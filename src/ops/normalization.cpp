@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nn_common.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -62,7 +63,7 @@ Status batchNormalization(KernelContext& ctx) {
     bool ok = dispatchFloat(x->dtype, [&](auto zero) {
       using T = decltype(zero);
       const T* xd = x->dataAs<T>();
-#pragma omp parallel for if (N * C * S > 65536)
+#pragma omp parallel for if (N * C * S > kMinParallelWork)
       for (int64_t c = 0; c < C; ++c) {
         double s = 0, ss = 0;
         for (int64_t n = 0; n < N; ++n) {
@@ -99,7 +100,7 @@ Status batchNormalization(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S > 65536)
+#pragma omp parallel for schedule(static) if (N * C * S > kMinParallelWork)
     for (int64_t p = 0; p < N * C; ++p) {
       const int64_t c = p % C;
       const T* xp = xd + p * S;
@@ -138,7 +139,7 @@ Status instanceNormalization(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S > 16384)
+#pragma omp parallel for schedule(static) if (N * C * S > kMinParallelWork)
     for (int64_t p = 0; p < N * C; ++p) {
       const int64_t c = p % C;
       double m, v;
@@ -198,7 +199,7 @@ Status layerNormalization(KernelContext& ctx) {
     if (ctx.outputCount() > 2 && ctx.outputWanted(2)) ctx.setOutput(2, allocate<T>(x->dtype, stat_shape, &inv_out));
     const T* xd = x->dataAs<T>();
     std::vector<T> sc(scale.begin(), scale.end()), bi(bias.begin(), bias.end());
-#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+#pragma omp parallel for schedule(static) if (rows * cols > kMinParallelWork)
     for (int64_t r = 0; r < rows; ++r) {
       double m, v;
       meanVar(xd + r * cols, cols, &m, &v);
@@ -237,7 +238,7 @@ Status groupNormalization(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S > 16384)
+#pragma omp parallel for schedule(static) if (N * C * S > kMinParallelWork)
     for (int64_t ng = 0; ng < N * G; ++ng) {
       const int64_t grp = ng % G;
       double m, v;
@@ -271,7 +272,7 @@ Status lrn(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S * size > 65536)
+#pragma omp parallel for schedule(static) if (N * C * S * size > kMinParallelWork)
     for (int64_t p = 0; p < N * C; ++p) {
       const int64_t n = p / C, c = p % C;
       const int64_t c0 = std::max<int64_t>(0, c - before), c1 = std::min<int64_t>(C - 1, c + after);

@@ -12,6 +12,7 @@
 
 #include "nncompress/ir/half.h"
 #include "nncompress/runtime/kernel.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 
@@ -125,15 +126,15 @@ Expected<Tensor> binaryBroadcast(const Tensor& a, const Tensor& b, DType out_typ
   const int64_t n = product(*shape);
   const int64_t na = a.elementCount(), nb = b.elementCount();
   if (na == n && nb == n) {
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kMinParallelWork)
     for (int64_t i = 0; i < n; ++i) out[i] = fn(pa[i], pb[i]);
   } else if (nb == 1 && na == n) {
     const T v = pb[0];
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kMinParallelWork)
     for (int64_t i = 0; i < n; ++i) out[i] = fn(pa[i], v);
   } else if (na == 1 && nb == n) {
     const T v = pa[0];
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kMinParallelWork)
     for (int64_t i = 0; i < n; ++i) out[i] = fn(v, pb[i]);
   } else {
     std::array<std::vector<int64_t>, 2> strides{broadcastStrides(a.shape, *shape), broadcastStrides(b.shape, *shape)};
@@ -149,7 +150,7 @@ Tensor unaryMap(const Tensor& in, DType out_type, F&& fn) {
   Tensor result = allocate<R>(out_type, in.shape, &out);
   const T* p = in.dataAs<T>();
   const int64_t n = in.elementCount();
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]);
   return result;
 }

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "nn_common.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -58,7 +59,7 @@ void poolPlanes(const T* x, T* y, int64_t* indices, int64_t planes, const Window
   const int64_t in_size = D * H * W, out_size = OD * OH * OW;
   const int64_t dd = ax[0].dilation, dh = ax[1].dilation, dw = ax[2].dilation;
   using Acc = std::conditional_t<std::is_floating_point_v<T>, T, double>;
-#pragma omp parallel for schedule(static) if (planes * out_size * g3.kernelSize() > 32768)
+#pragma omp parallel for schedule(static) if (planes * out_size * g3.kernelSize() > kMinParallelWork)
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * in_size;
     T* yp = y + p * out_size;
@@ -208,7 +209,7 @@ Status globalPool(KernelContext& ctx, PoolKind kind) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, out_shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (planes * size > 65536)
+#pragma omp parallel for schedule(static) if (planes * size > kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       const T* xp = xd + pl * size;
       if (kind == PoolKind::kMax) {

@@ -67,7 +67,8 @@ void forEachTileBlock(int64_t m_tiles, int64_t n_panels, int64_t mc, int64_t nc,
 }
 
 // Whether a GEMM is worth more than one thread.
-inline bool parallelWorth(const QGemmArgs& g) { return g.M * g.N * g.K > (1 << 18); }
+// (Each of its three barriers costs microseconds, far more on a loaded machine.)
+inline bool parallelWorth(const QGemmArgs& g) { return g.M * g.N * g.K > (1 << 22); }
 
 // Writes an MR x NR tile (held in `tile`) to C, clipped at the matrix edges.
 inline void storeClipped(const QGemmArgs& g, const int32_t* tile, int64_t nr, int64_t m0, int64_t n0, int64_t mr) {

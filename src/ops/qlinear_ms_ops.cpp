@@ -7,6 +7,7 @@
 
 #include "qgemm.h"
 #include "quant_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -114,7 +115,7 @@ Status qlinearGlobalAveragePool(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, out_shape, &y);
     const T* in = x->dataAs<T>();
-#pragma omp parallel for if (batch * C * image > 65536)
+#pragma omp parallel for if (batch * C * image > kMinParallelWork)
     for (int64_t bc = 0; bc < batch * C; ++bc) {
       const int64_t n = bc / C, c = bc % C;
       int32_t sum = 0;

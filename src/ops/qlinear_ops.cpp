@@ -3,8 +3,12 @@
 // Runtime: multiplier = (x_scale * w_scale[c]) / y_scale in float, y =
 // saturate(round_half_even(acc * multiplier) + y_zp). Weight scales / zero
 // points may be per output channel (per column of B for MatMul).
+// Also the session's fused QDQ groups (runtime/qdq_fusion.h): DequantizeLinear -> Conv/MatMul
+// (-> Relu) -> QuantizeLinear run as these kernels, Relu folded into the output clamp.
+#include "qdq_ops.h"
 #include "qgemm.h"
 #include "quant_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -26,13 +30,15 @@ Expected<int32_t> scalarZeroPoint(const Tensor* t, DType data_type, const std::s
 }
 
 // Requantizes acc (+ bias[channel]) into the output type; channel = (i / inner)
-// % channels.
+// % channels. relu: values below the zero point (negative reals) clamp to it, which is what
+// Relu then QuantizeLinear give (round(0) + zp = zp, and rounding is monotonic).
 Status requantize(KernelContext& ctx, const Tensor& acc, const std::vector<float>& multiplier, const int32_t* bias,
-                  int64_t inner, DType out_type, int32_t y_zp) {
+                  int64_t inner, DType out_type, int32_t y_zp, bool relu) {
   int32_t lo = 0, hi = 0;
   if (out_type != DType::kUInt8 && out_type != DType::kInt8)
     return ctx.unsupportedHere("output type " + dtypeName(out_type));
   quantRange(out_type, &lo, &hi);
+  if (relu) lo = std::max(lo, y_zp);
   const float flo = static_cast<float>(lo - y_zp), fhi = static_cast<float>(hi - y_zp);
   const int64_t channels = static_cast<int64_t>(multiplier.size());
   const int64_t n = acc.elementCount();
@@ -40,7 +46,7 @@ Status requantize(KernelContext& ctx, const Tensor& acc, const std::vector<float
   auto run = [&](auto* y) {
     using Q = std::remove_pointer_t<decltype(y)>;
     const int64_t rows = inner > 0 ? n / inner : 0;
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kMinParallelWork)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t c = channels == 1 ? 0 : r % channels;
       const float m = multiplier[static_cast<size_t>(c)];
@@ -86,7 +92,7 @@ Expected<WeightParams> weightParams(const Tensor* scale, const Tensor* zp, const
   return p;
 }
 
-Status qlinearMatMul(KernelContext& ctx) {
+Status qlinearMatMulImpl(KernelContext& ctx, bool relu) {
   NNC_ASSIGN_OR_RETURN(const Tensor* a, ctx.requiredInput(0));
   NNC_ASSIGN_OR_RETURN(const Tensor* b, ctx.requiredInput(3));
   const Tensor* y_zp_t = ctx.input(7);
@@ -107,10 +113,10 @@ Status qlinearMatMul(KernelContext& ctx) {
   for (size_t i = 0; i < multiplier.size(); ++i) multiplier[i] = *a_scale * wp->scale[i] / *y_scale;
   // inner = 1: element i belongs to column i % N (per-column multipliers) or to
   // the one scale.
-  return requantize(ctx, *acc, multiplier, nullptr, 1, out_type, *y_zp);
+  return requantize(ctx, *acc, multiplier, nullptr, 1, out_type, *y_zp, relu);
 }
 
-Status qlinearConv(KernelContext& ctx) {
+Status qlinearConvImpl(KernelContext& ctx, bool relu) {
   NNC_ASSIGN_OR_RETURN(const Tensor* x, ctx.requiredInput(0));
   NNC_ASSIGN_OR_RETURN(const Tensor* w, ctx.requiredInput(3));
   const Tensor* y_zp_t = ctx.input(7);
@@ -135,14 +141,23 @@ Status qlinearConv(KernelContext& ctx) {
     multiplier[static_cast<size_t>(m)] =
         *x_scale * wp->scale[wp->scale.size() == 1 ? 0 : static_cast<size_t>(m)] / *y_scale;
   const int64_t inner = std::max<int64_t>(1, product(acc->shape, 2));
-  return requantize(ctx, *acc, multiplier, bias_t ? bias_t->dataAs<int32_t>() : nullptr, inner, out_type, *y_zp);
+  return requantize(ctx, *acc, multiplier, bias_t ? bias_t->dataAs<int32_t>() : nullptr, inner, out_type, *y_zp,
+                    relu);
 }
+
+Status qlinearMatMul(KernelContext& ctx) { return qlinearMatMulImpl(ctx, false); }
+Status qlinearConv(KernelContext& ctx) { return qlinearConvImpl(ctx, false); }
+// The fused QDQ groups: QLinear* inputs, plus the attribute "relu" (0/1) the session sets.
+Status qdqMatMul(KernelContext& ctx) { return qlinearMatMulImpl(ctx, ctx.attrInt("relu", 0) != 0); }
+Status qdqConv(KernelContext& ctx) { return qlinearConvImpl(ctx, ctx.attrInt("relu", 0) != 0); }
 
 }  // namespace
 
 void registerQLinearOps(OpRegistry& registry) {
   registry.add({"", "QLinearMatMul", 10, 1000, qlinearMatMul});
   registry.add({"", "QLinearConv", 10, 1000, qlinearConv});
+  registry.add({kQdqDomain, kQdqMatMulOp, 1, 1, qdqMatMul});
+  registry.add({kQdqDomain, kQdqConvOp, 1, 1, qdqConv});
 }
 
 }  // namespace nnc::ops

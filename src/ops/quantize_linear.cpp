@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "quant_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -65,7 +66,7 @@ Expected<ParamMap> paramMap(const KernelContext& ctx, const Tensor& x, const Ten
 template <typename F>
 void forEachElement(const ParamMap& map, F&& fn) {
   const int64_t rows = map.outer * map.dim;
-#pragma omp parallel for if (rows * map.inner > 65536)
+#pragma omp parallel for if (rows * map.inner > kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r / map.dim, d = r % map.dim;
     const int64_t base = r * map.inner;
@@ -189,7 +190,7 @@ Status dynamicQuantizeLinear(KernelContext& ctx) {
   const float* px = x->dataAs<float>();
   const int64_t n = x->elementCount();
   float mn = std::numeric_limits<float>::max(), mx = std::numeric_limits<float>::lowest();
-#pragma omp parallel for reduction(min : mn) reduction(max : mx) if (n > 65536)
+#pragma omp parallel for reduction(min : mn) reduction(max : mx) if (n > kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) {
     mn = std::min(mn, px[i]);
     mx = std::max(mx, px[i]);
@@ -204,7 +205,7 @@ Status dynamicQuantizeLinear(KernelContext& ctx) {
   uint8_t* y = nullptr;
   Tensor out = allocate<uint8_t>(DType::kUInt8, x->shape, &y);
   const float lo = static_cast<float>(-zp), hi = static_cast<float>(255 - zp);
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<uint8_t>(quantizeOne(px[i], scale, zp, lo, hi));
   ctx.setOutput(0, std::move(out));
   ctx.setOutput(1, Tensor::fromValues<float>(DType::kFloat, {}, {scale}));

@@ -4,13 +4,17 @@
 // extrapolation_value (tf_crop_and_resize with roi), scales or sizes, and from 18 antialias,
 // axes and keep_aspect_ratio_policy. Upsample and Resize-10 use asymmetric coordinates and
 // ONNX Runtime's "simple" nearest rounding (ceil when downsampling, floor otherwise).
-// Interpolation is separable: per axis a table of (input index, weight) taps for each output
-// index (the ONNX reference's neighbours and coefficients), applied one axis at a time, each pass
-// vectorized over the contiguous inner dims and parallel over the outer ones.
+// Linear mode on the shapes ONNX Runtime has a bilinear/trilinear kernel for is computed as ORT
+// computes it (resize_linear_ort.h). Everything else is separable: per axis a table of (input
+// index, weight) taps for each output index (the ONNX reference's neighbours and coefficients),
+// applied one axis at a time, each pass vectorized over the contiguous inner dims and parallel over
+// the outer ones.
 #include <cmath>
 #include <limits>
 
 #include "nn_common.h"
+#include "resize_linear_ort.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace {
@@ -131,7 +135,7 @@ template <typename T>
 void resizePass(const T* src, T* dst, int64_t outer, int64_t in, int64_t out, int64_t inner, const AxisMap& m, T extrapolation) {
   const int64_t taps = m.taps;
   const int64_t rows = outer * out;
-#pragma omp parallel for schedule(static) if (rows * inner * taps > 32768)
+#pragma omp parallel for schedule(static) if (rows * inner * taps > kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r / out, j = r % out;
     T* d = dst + r * inner;
@@ -194,8 +198,22 @@ T saturateRound(double v) {
 }
 
 // Computes out dims, scales and roi, then runs the passes.
+// The resized length per axis as the ONNX reference's coordinate transforms use it: in * scale,
+// unrounded (ONNX Runtime uses the output length; they differ only when in * scale is fractional).
+std::vector<float> resizedLengths(const std::vector<int64_t>& in, const std::vector<int64_t>& out,
+                                  const std::vector<double>& scales) {
+  std::vector<float> len(in.size());
+  for (size_t a = 0; a < in.size(); ++a) {
+    const double f = static_cast<double>(in[a]) * scales[a];
+    // Scales derived from sizes (out / in) give back the output length up to rounding.
+    len[a] = std::abs(f - static_cast<double>(out[a])) < 1e-9 * std::max(1.0, f) ? static_cast<float>(out[a]) : static_cast<float>(f);
+  }
+  return len;
+}
+
+// `scales_f` are the scales as ONNX Runtime holds them (float; out/in computed in float for sizes).
 Status runResize(KernelContext& ctx, const Tensor& x, const ResizeSpec& spec, std::vector<double> scales,
-                 std::vector<int64_t> out_dims, std::vector<double> roi) {
+                 std::vector<int64_t> out_dims, std::vector<double> roi, const std::vector<float>& scales_f) {
   const size_t rank = x.shape.size();
   for (size_t a = 0; a < rank; ++a) {
     if (out_dims[a] < 0) return ctx.fail("negative output size on axis " + std::to_string(a));
@@ -212,10 +230,29 @@ Status runResize(KernelContext& ctx, const Tensor& x, const ResizeSpec& spec, st
   std::vector<AxisMap> maps(rank);
   if (!empty)
     for (size_t a = 0; a < rank; ++a) maps[a] = buildAxis(x.shape[a], out_dims[a], scales[a], roi[a], roi[rank + a], spec);
+  // ORT's bilinear/trilinear kernel (float, int8, uint8, int32; no antialias; its layouts only).
+  OrtLinearLayout ort_layout;
+  if (spec.mode == Mode::kLinear && !spec.antialias &&
+      (x.dtype == DType::kFloat || x.dtype == DType::kInt8 || x.dtype == DType::kUInt8 || x.dtype == DType::kInt32))
+    ort_layout = ortLinearLayout(x.shape, scales_f);
   auto run = [&](auto zero) {
     using T = decltype(zero);
     T* y = nullptr;
     Tensor out = allocate<T>(x.dtype, out_dims, &y);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t> ||
+                  std::is_same_v<T, int32_t>) {
+      if (!empty && !ort_layout.axes.empty()) {
+        OrtLinearSpec ort_spec;
+        ort_spec.coord = spec.legacy ? "asymmetric" : spec.coord;
+        ort_spec.extrapolate = !spec.legacy && spec.coord == "tf_crop_and_resize";
+        ort_spec.extrapolation = static_cast<float>(spec.extrapolation);
+        const std::vector<float> roi_f(roi.begin(), roi.end());
+        ortLinearResize<T>(x.dataAs<T>(), y, x.shape, out_dims, ort_layout, scales_f, resizedLengths(x.shape, out_dims, scales),
+                           roi_f, ort_spec);
+        ctx.setOutput(0, std::move(out));
+        return;
+      }
+    }
     if (!empty) {
       const T* xd = x.dataAs<T>();
       const int64_t n = x.elementCount();
@@ -249,6 +286,9 @@ std::vector<int64_t> dimsFromScales(const std::vector<int64_t>& in, const std::v
   return out;
 }
 
+// Scales given as float tensors or attributes: exact as float again.
+std::vector<float> toFloats(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
 // Upsample 7-9 and Resize 10: scales only, asymmetric coordinates.
 Status upsampleLegacy(KernelContext& ctx) {
   NNC_ASSIGN_OR_RETURN(const Tensor* x, ctx.requiredInput(0));
@@ -265,7 +305,7 @@ Status upsampleLegacy(KernelContext& ctx) {
     scales = std::move(v).value();
   }
   if (scales.size() != x->shape.size()) return ctx.fail("scales must have one value per input axis");
-  return runResize(ctx, *x, spec, scales, dimsFromScales(x->shape, scales), {});
+  return runResize(ctx, *x, spec, scales, dimsFromScales(x->shape, scales), {}, toFloats(scales));
 }
 
 // A present, non-empty optional input.
@@ -349,14 +389,20 @@ Status resize(KernelContext& ctx) {
         out_dims[a] = static_cast<int64_t>(std::nearbyint(s * static_cast<double>(x->shape[a])));
         scales[a] = s;
       }
-      return runResize(ctx, *x, spec, scales, out_dims, roi);
+      return runResize(ctx, *x, spec, scales, out_dims, roi, toFloats(scales));
     } else {
       return ctx.fail("unknown keep_aspect_ratio_policy '" + policy + "'");
     }
-    for (size_t a = 0; a < rank; ++a)
-      if (x->shape[a] > 0) scales[a] = static_cast<double>(out_dims[a]) / static_cast<double>(x->shape[a]);
+    // ORT derives float scales from sizes as float(out) / float(in).
+    std::vector<float> scales_f(rank, 1.0f);
+    for (size_t a = 0; a < rank; ++a) {
+      if (x->shape[a] <= 0) continue;
+      scales[a] = static_cast<double>(out_dims[a]) / static_cast<double>(x->shape[a]);
+      scales_f[a] = static_cast<float>(out_dims[a]) / static_cast<float>(x->shape[a]);
+    }
+    return runResize(ctx, *x, spec, scales, out_dims, roi, scales_f);
   }
-  return runResize(ctx, *x, spec, scales, out_dims, roi);
+  return runResize(ctx, *x, spec, scales, out_dims, roi, toFloats(scales));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "op_util.h"
+#include "parallel.h"
 
 namespace nnc::ops::rnn {
 
@@ -113,7 +114,7 @@ void projectInput(const Config& c, const Tensor& x, const Tensor& w, int64_t d, 
   MatrixMap<T> out_m(out, rows, cols);
   out_m.noalias() = X * W.transpose();
   if (bias != nullptr) {
-#pragma omp parallel for if (rows * cols > 65536)
+#pragma omp parallel for if (rows * cols > kMinParallelWork)
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < cols; ++j) out[r * cols + j] += bias[j];
   }

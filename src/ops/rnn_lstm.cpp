@@ -3,6 +3,7 @@
 // Y, Y_h, Y_c. Gates are ordered i, o, f, c as in the spec. X*W^T for all steps is one GEMM;
 // each step adds H*R^T (one GEMM over the batch).
 #include "rnn_common.h"
+#include "parallel.h"
 
 namespace nnc::ops::rnn {
 namespace {
@@ -51,7 +52,7 @@ Status lstmTyped(KernelContext& ctx, const Config& c) {
 
     for (int64_t s = 0; s < c.max_len; ++s) {
       gates.noalias() = h * R.transpose();
-#pragma omp parallel for if (c.batch * H >= 16384)
+#pragma omp parallel for if (c.batch * H > kMinParallelWork)
       for (int64_t b = 0; b < c.batch; ++b) {
         if (s >= c.lengths[b]) continue;  // this sequence is done: its state stays
         const int64_t t = c.timeAt(s, d, b);

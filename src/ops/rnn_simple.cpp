@@ -2,6 +2,7 @@
 // sequence_lens, initial_h, activations with alpha/beta (default Tanh), clip, layout 0/1
 // (opset 14), outputs Y and Y_h.
 #include "rnn_common.h"
+#include "parallel.h"
 
 namespace nnc::ops::rnn {
 namespace {
@@ -37,7 +38,7 @@ Status rnnTyped(KernelContext& ctx, const Config& c) {
     const Activation& f = c.activations[d];
     for (int64_t s = 0; s < c.max_len; ++s) {
       pre.noalias() = h * R.transpose();
-#pragma omp parallel for if (c.batch * H >= 16384)
+#pragma omp parallel for if (c.batch * H > kMinParallelWork)
       for (int64_t b = 0; b < c.batch; ++b) {
         if (s >= c.lengths[b]) continue;
         const int64_t t = c.timeAt(s, d, b);

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "shape_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace shape {
@@ -57,7 +58,7 @@ Status trilu(KernelContext& ctx) {
   uint8_t* out = nullptr;
   Tensor result = Tensor::uninitialized(x->dtype, x->shape, &out);
   const uint8_t* in = x->bytes();
-#pragma omp parallel for if (all_rows * cols * static_cast<int64_t>(esize) > (1 << 18))
+#pragma omp parallel for if (all_rows * cols * static_cast<int64_t>(esize) > 4 * kMinParallelWork)
   for (int64_t r = 0; r < all_rows; ++r) {
     const int64_t i = r % rows;
     // Kept columns [lo, hi): upper keeps j >= i + k, lower keeps j <= i + k.

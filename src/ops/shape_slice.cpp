@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "shape_util.h"
+#include "parallel.h"
 
 namespace nnc::ops {
 namespace shape {
@@ -227,7 +228,7 @@ Status pad(KernelContext& ctx) {
     const T* in = x->dataAs<T>();
     T* o = reinterpret_cast<T*>(out);
     const int64_t* map = col_map.data();
-#pragma omp parallel for if (total * static_cast<int64_t>(sizeof(T)) > (1 << 18))
+#pragma omp parallel for if (total * static_cast<int64_t>(sizeof(T)) > 4 * kMinParallelWork)
     for (int64_t r = 0; r < rows; ++r) {
       T* dst = o + r * cols;
       int64_t rem = r, src = 0;

@@ -1,5 +1,6 @@
 // Helpers of the shape/data-movement family (see shape_util.h).
 #include "shape_util.h"
+#include "parallel.h"
 
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& shape) {
 
 namespace {
 
-constexpr int64_t kParallelBytes = 1 << 18;  // below this, threads cost more than they save
+constexpr int64_t kParallelBytes = 4 * kMinParallelWork;  // below this, threads cost more than they save
 constexpr int64_t kRowBlock = 64;  // rows per task
 constexpr int64_t kTile = 16;      // 2D transpose tile: one 64-byte line of floats
 

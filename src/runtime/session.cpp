@@ -13,7 +13,11 @@
 #include <set>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
+
 #include "nncompress/ir/half.h"
+#include "openmp_env.h"
+#include "qdq_fusion.h"
 
 namespace nnc {
 
@@ -133,27 +137,52 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
     if (depth == 0) return {0, slotOf(v)};
     return {depth, -2};  // resolved by name of the Value in the outer frame at run time
   };
-  std::unordered_map<const Value*, size_t> last_use;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const Node* node = order[i];
+  // QDQ groups run as one integer step in place of their QuantizeLinear; their other nodes are skipped.
+  std::vector<QdqGroup> groups;
+  if (options_.fuse_qdq) groups = findQdqGroups(graph, opsetOf(model_, ""));
+  std::unordered_map<const Node*, QdqGroup*> group_at;
+  std::set<const Node*> absorbed;
+  for (QdqGroup& g : groups) {
+    group_at[g.quantize] = &g;
+    absorbed.insert(g.absorbed.begin(), g.absorbed.end());
+  }
+  std::unordered_map<const Value*, size_t> last_use;  // value -> index of the last step reading it
+  std::vector<std::vector<const Value*>> step_outputs;
+  for (const Node* node : order) {
+    auto fused = group_at.find(node);
+    if (absorbed.count(node) && fused == group_at.end()) continue;
+    const size_t i = plan->steps.size();
+    std::vector<const Value*> reads;
     Step step{node, nullptr, opsetOf(model_, node->domain), {}, {}, {}};
-    step.def = registry.find(node->domain, node->op_type, step.opset);
+    if (fused != group_at.end()) {
+      QdqGroup& g = *fused->second;
+      step.node = g.fused.get();
+      step.opset = 1;
+      for (const Value* v : g.inputs) step.inputs.push_back(refOf(v));
+      step.outputs.push_back(slotOf(g.output));
+      for (const Value* v : g.inputs)
+        if (v != nullptr) reads.push_back(v);
+      step_outputs.push_back({g.output});
+    } else {
+      for (const Value* v : node->inputs()) step.inputs.push_back(refOf(v));
+      for (const Value* v : node->outputs()) step.outputs.push_back(v ? slotOf(v) : -1);
+      collectReads(*node, reads);
+      step_outputs.emplace_back(node->outputs().begin(), node->outputs().end());
+    }
+    step.def = registry.find(step.node->domain, step.node->op_type, step.opset);
     if (step.def == nullptr) {
       std::string name = (node->domain.empty() ? std::string() : node->domain + ".") + node->op_type + " (opset " +
                          std::to_string(step.opset) + ")";
       if (std::find(missing.begin(), missing.end(), name) == missing.end()) missing.push_back(name);
     }
-    for (const Value* v : node->inputs()) step.inputs.push_back(refOf(v));
-    for (const Value* v : node->outputs()) step.outputs.push_back(v ? slotOf(v) : -1);
-    std::vector<const Value*> reads;
-    collectReads(*node, reads);
     for (const Value* v : reads)
       if (v->graph() == &graph) last_use[v] = i;
     plan->steps.push_back(std::move(step));
   }
+  for (auto& g : groups) fused_nodes_.push_back(std::move(g.fused));
   // Outputs nobody reads are dropped right after the step that made them.
-  for (size_t i = 0; i < order.size(); ++i)
-    for (const Value* v : order[i]->outputs())
+  for (size_t i = 0; i < step_outputs.size(); ++i)
+    for (const Value* v : step_outputs[i])
       if (v != nullptr && !last_use.count(v)) last_use[v] = i;
   std::set<const Value*> keep(graph.outputs().begin(), graph.outputs().end());
   for (const auto& [value, step] : last_use)
@@ -172,6 +201,7 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
 
 Expected<std::unique_ptr<Session>> Session::create(const Model& model, SessionOptions options) {
   std::unique_ptr<Session> session(new Session(model, options));
+  spdlog::debug("session: OpenMP threads wait with {}", openMpWaitPolicy());
   std::vector<std::string> missing;
   NNC_RETURN_IF_ERROR(session->planGraph(*model.graph, missing));
   if (!missing.empty()) {

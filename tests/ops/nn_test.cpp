@@ -4,6 +4,7 @@
 // half_pixel_symmetric, AveragePool dilations, LpPool), MaxPool Indices in column-major order.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -225,6 +226,79 @@ g (float[1,2] x, float[2] scales) => (float y) { y = Resize<mode = "linear", coo
                      {{"x", floats({1, 2}, {0, 6})}, {"scales", floats({2}, {1, 1.5f})}});
   ASSERT_TRUE(out.isOk()) << out.status().message();
   expectNear(values((*out)[0]), {0, 3, 6});
+}
+
+// ONNX Runtime's bilinear kernel, written out independently: float half_pixel coordinates clamped
+// to [0, in-1], float weights, and the four products summed in ORT's order.
+std::vector<float> ortBilinearReference(const std::vector<float>& x, int64_t planes, int64_t ih, int64_t iw, int64_t oh,
+                                        int64_t ow) {
+  struct Tap {
+    int64_t i1, i2;
+    float d1, d2;
+  };
+  auto taps = [](int64_t in, int64_t out) {
+    std::vector<Tap> t;
+    const float scale = static_cast<float>(out) / static_cast<float>(in);
+    for (int64_t o = 0; o < out; ++o) {
+      volatile float v = (static_cast<float>(o) + 0.5f) / scale;  // volatile: no contraction with -0.5f
+      float c = std::max(0.0f, std::min(v - 0.5f, static_cast<float>(in - 1)));
+      Tap k{std::min<int64_t>(static_cast<int64_t>(c), in - 1), 0, 0, 0};
+      k.i2 = std::min(k.i1 + 1, in - 1);
+      k.d1 = std::fabs(c - static_cast<float>(k.i1));
+      k.d2 = std::fabs(c - static_cast<float>(k.i2));
+      if (k.i1 == k.i2) k.d1 = k.d2 = 0.5f;
+      t.push_back(k);
+    }
+    return t;
+  };
+  const auto ty = taps(ih, oh), tx = taps(iw, ow);
+  std::vector<float> y;
+  for (int64_t p = 0; p < planes; ++p)
+    for (const Tap& a : ty)
+      for (const Tap& b : tx) {
+        const float* plane = x.data() + p * ih * iw;
+        // Each product and partial sum stored in a volatile float: rounded exactly as ORT rounds.
+        volatile float w11 = b.d2 * a.d2, w21 = b.d1 * a.d2, w12 = b.d2 * a.d1, w22 = b.d1 * a.d1;
+        volatile float t11 = w11 * plane[a.i1 * iw + b.i1], t21 = w21 * plane[a.i1 * iw + b.i2];
+        volatile float t12 = w12 * plane[a.i2 * iw + b.i1], t22 = w22 * plane[a.i2 * iw + b.i2];
+        volatile float s = t11 + t21;
+        s = s + t12;
+        s = s + t22;
+        y.push_back(static_cast<float>(s));
+      }
+  return y;
+}
+
+TEST(NnOps, ResizeLinearMatchesOnnxRuntimeBitForBit) {
+  // 7x9 -> 16x19 by sizes (scales 16/7, 19/9 in float): the ORT bilinear path, exact equality.
+  const std::vector<float> x = pattern(2 * 3 * 7 * 9, 7);
+  auto out = runText(R"(<ir_version: 8, opset_import: ["" : 15]>
+g (float[2,3,7,9] x, int64[4] sizes) => (float y) { y = Resize<mode = "linear">(x, , , sizes) })",
+                     {{"x", floats({2, 3, 7, 9}, x)}, {"sizes", Tensor::fromValues<int64_t>(DType::kInt64, {4}, {2, 3, 16, 19})}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  const std::vector<float> want = ortBilinearReference(x, 6, 7, 9, 16, 19);
+  const std::vector<float> got = values((*out)[0]);
+  ASSERT_EQ(got.size(), want.size());
+  int64_t differ = 0;
+  for (size_t i = 0; i < got.size(); ++i) differ += got[i] != want[i];
+  EXPECT_EQ(differ, 0);
+
+  // The same data as NHWC (scales 1 on N and C): ORT's channels-last kernel, same arithmetic.
+  std::vector<float> nhwc(x.size());
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < 63; ++i) nhwc[static_cast<size_t>((n * 63 + i) * 3 + c)] = x[static_cast<size_t>((n * 3 + c) * 63 + i)];
+  auto out2 = runText(R"(<ir_version: 8, opset_import: ["" : 15]>
+g (float[2,7,9,3] x, int64[4] sizes) => (float y) { y = Resize<mode = "linear">(x, , , sizes) })",
+                      {{"x", floats({2, 7, 9, 3}, nhwc)}, {"sizes", Tensor::fromValues<int64_t>(DType::kInt64, {4}, {2, 16, 19, 3})}});
+  ASSERT_TRUE(out2.isOk()) << out2.status().message();
+  const std::vector<float> got2 = values((*out2)[0]);
+  differ = 0;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < 16 * 19; ++i)
+        differ += got2[static_cast<size_t>((n * 304 + i) * 3 + c)] != want[static_cast<size_t>((n * 3 + c) * 304 + i)];
+  EXPECT_EQ(differ, 0);
 }
 
 TEST(NnOps, UpsampleOpset7NearestAttribute) {

@@ -17,6 +17,10 @@ namespace nnc {
 struct SessionOptions {
   int threads = 0;                     // 0: all cores
   const OpRegistry* registry = nullptr;  // nullptr: defaultRegistry()
+  // Run DequantizeLinear -> Conv/MatMul (-> Relu) -> QuantizeLinear groups as integer kernels
+  // (ONNX Runtime's QLinearConv/QLinearMatMul arithmetic). Their intermediate float values are then
+  // not computed, so an observer does not see them.
+  bool fuse_qdq = true;
 };
 
 // Sees every value a run computes in the main graph, in execution order.
@@ -61,6 +65,7 @@ class Session {
   const Model& model_;
   SessionOptions options_;
   std::vector<std::unique_ptr<Plan>> plans_;  // plans_[0] is the main graph
+  std::vector<std::unique_ptr<Node>> fused_nodes_;  // the kernels' nodes of fused QDQ groups
 };
 
 }  // namespace nnc

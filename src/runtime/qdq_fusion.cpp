@@ -1,0 +1,181 @@
+// Finds the QDQ groups of a graph (see qdq_fusion.h). A group is fused only when the integer
+// kernel computes what the float graph means: scalar activation scales and zero points, 8-bit
+// tensors, weight scales per tensor or per output channel on the axis the kernel expects, an
+// int32 bias whose scale is x_scale * w_scale with zero point 0, and intermediates nobody else
+// reads (graph outputs included).
+#include "qdq_fusion.h"
+
+#include <cmath>
+
+#include "ops/qdq_ops.h"
+
+namespace nnc {
+namespace {
+
+bool is8Bit(int32_t elem_type) {
+  return elem_type == static_cast<int32_t>(DType::kInt8) || elem_type == static_cast<int32_t>(DType::kUInt8);
+}
+
+// The element type of a value: from its constant, or from its declared type.
+int32_t elemType(const Value* v) {
+  if (v == nullptr) return 0;
+  if (const Tensor* t = v->initializer()) return static_cast<int32_t>(t->dtype);
+  return v->type.kind == ValueType::Kind::kTensor ? v->type.elem_type : 0;
+}
+
+// The element type of a DequantizeLinear's input: declared, or (ONNX requires x and x_zero_point to
+// share a type) its zero point's, or that of the QuantizeLinear producing it (its zero point's, uint8
+// without one).
+int32_t dequantizeInputType(const Node* dq) {
+  if (int32_t t = elemType(dq->input(0))) return t;
+  if (int32_t t = elemType(dq->input(2))) return t;
+  const Node* q = dq->input(0)->producer();
+  if (q && q->domain.empty() && q->op_type == "QuantizeLinear")
+    return q->input(2) ? elemType(q->input(2)) : static_cast<int32_t>(DType::kUInt8);
+  return 0;
+}
+
+// The number of elements of a constant, or of a value with a fully known static shape; -1 otherwise.
+int64_t knownCount(const Value* v) {
+  if (v == nullptr) return -1;
+  if (const Tensor* t = v->initializer()) return t->elementCount();
+  if (v->type.kind != ValueType::Kind::kTensor || !v->type.has_shape) return -1;
+  int64_t n = 1;
+  for (const Dim& d : v->type.dims) {
+    if (!d.value) return -1;
+    n *= *d.value;
+  }
+  return n;
+}
+
+// The one node reading `v`, when it is read exactly once and is not a graph output.
+const Node* soleReader(const Value* v) {
+  if (v == nullptr || v->isGraphOutput() || v->uses().size() != 1) return nullptr;
+  return v->uses()[0].node;
+}
+
+const Node* producerOf(const Value* v, const char* op_type) {
+  const Node* p = v ? v->producer() : nullptr;
+  return p && p->domain.empty() && p->op_type == op_type ? p : nullptr;
+}
+
+// A DequantizeLinear the kernels can read directly: 8-bit (or int32 for a bias) input, no blocks,
+// scale with `scale_count` elements (1: per tensor) on axis `axis` when per channel.
+bool plainDequantize(const Node* dq, int64_t opset, int64_t scale_count, int64_t axis, bool bias) {
+  if (dq == nullptr || dq->inputs().size() < 2 || dq->input(0) == nullptr || dq->input(1) == nullptr) return false;
+  if (opset >= 21 && dq->attrInt("block_size", 0) != 0) return false;
+  const int32_t t = dequantizeInputType(dq);
+  if (bias ? t != static_cast<int32_t>(DType::kInt32) : !is8Bit(t)) return false;
+  if (elemType(dq->input(1)) != static_cast<int32_t>(DType::kFloat)) return false;
+  const int64_t n = knownCount(dq->input(1));
+  if (n != 1 && n != scale_count) return false;
+  if (n > 1) {
+    const Value* x = dq->input(0);
+    const int64_t rank = x->initializer() ? static_cast<int64_t>(x->initializer()->shape.size()) : -1;
+    int64_t a = dq->attrInt("axis", 1);
+    if (a < 0) a += rank;
+    if (a != axis) return false;
+  }
+  const Value* zp = dq->input(2);
+  if (zp != nullptr && knownCount(zp) != n && knownCount(zp) != 1) return false;
+  return true;
+}
+
+// The bias dequantizes with zero point 0 and scale x_scale * w_scale (per channel), so its int32
+// values add straight to the accumulator. Needs the scales as constants to check.
+bool biasMatches(const Node* dq_b, const Node* dq_x, const Node* dq_w) {
+  const Tensor* bs = dq_b->input(1)->initializer();
+  const Tensor* xs = dq_x->input(1)->initializer();
+  const Tensor* ws = dq_w->input(1)->initializer();
+  if (!bs || !xs || !ws || bs->dtype != DType::kFloat || xs->dtype != DType::kFloat || ws->dtype != DType::kFloat) return false;
+  if (const Value* zp = dq_b->input(2)) {
+    const Tensor* z = zp->initializer();
+    if (!z || z->dtype != DType::kInt32) return false;
+    for (int64_t i = 0; i < z->elementCount(); ++i)
+      if (z->dataAs<int32_t>()[i] != 0) return false;
+  }
+  const int64_t n = std::max(bs->elementCount(), ws->elementCount());
+  for (int64_t i = 0; i < n; ++i) {
+    const float b = bs->dataAs<float>()[bs->elementCount() == 1 ? 0 : i];
+    const float want = xs->dataAs<float>()[0] * ws->dataAs<float>()[ws->elementCount() == 1 ? 0 : i];
+    if (!(std::fabs(b - want) <= 1e-6f * std::fabs(want))) return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Node> fusedNode(const Node& op, const char* fused_op, bool relu) {
+  auto node = std::make_unique<Node>();
+  node->op_type = fused_op;
+  node->domain = ops::kQdqDomain;
+  node->name = op.name;
+  for (const Attribute& a : op.attributes) {
+    // Conv's attributes are ints, int lists and strings (auto_pad); MatMul has none.
+    Attribute c;
+    c.name = a.name;
+    c.type = a.type;
+    c.i = a.i;
+    c.f = a.f;
+    c.s = a.s;
+    c.ints = a.ints;
+    c.floats = a.floats;
+    c.strings = a.strings;
+    node->attributes.push_back(std::move(c));
+  }
+  Attribute r;
+  r.name = "relu";
+  r.type = AttrType::kInt;
+  r.i = relu ? 1 : 0;
+  node->attributes.push_back(std::move(r));
+  return node;
+}
+
+}  // namespace
+
+std::vector<QdqGroup> findQdqGroups(const Graph& graph, int64_t opset) {
+  std::vector<QdqGroup> groups;
+  if (opset < 10) return groups;
+  for (const Node* op : graph.nodes()) {
+    if (!op->domain.empty() || (op->op_type != "Conv" && op->op_type != "MatMul")) continue;
+    const bool conv = op->op_type == "Conv";
+    if (op->inputs().size() < 2 || op->outputs().size() != 1) continue;
+    const Node* dq_x = producerOf(op->input(0), "DequantizeLinear");
+    const Node* dq_w = producerOf(op->input(1), "DequantizeLinear");
+    if (!dq_x || !dq_w || !dq_w->input(0) || !dq_w->input(0)->initializer()) continue;
+    const Tensor& w = *dq_w->input(0)->initializer();
+    // Per-channel weight scales: Conv on axis 0 (output channels), MatMul on axis 1 (columns of a 2-D B).
+    if (conv ? w.shape.size() < 3 : w.shape.size() != 2) continue;
+    const int64_t channels = conv ? w.shape[0] : w.shape[1];
+    if (!plainDequantize(dq_x, opset, 1, 0, false) || !plainDequantize(dq_w, opset, channels, conv ? 0 : 1, false)) continue;
+    const Node* dq_b = nullptr;
+    if (conv && op->input(2) != nullptr) {
+      dq_b = producerOf(op->input(2), "DequantizeLinear");
+      if (!dq_b || !plainDequantize(dq_b, opset, channels, 0, true) || !biasMatches(dq_b, dq_x, dq_w)) continue;
+    }
+    // op -> [Relu] -> QuantizeLinear, each intermediate read once.
+    const Node* next = soleReader(op->output(0));
+    const Node* relu = next && next->domain.empty() && next->op_type == "Relu" ? next : nullptr;
+    const Node* q = relu ? soleReader(relu->output(0)) : next;
+    if (!q || !q->domain.empty() || q->op_type != "QuantizeLinear" || q->input(0) == nullptr || q->input(1) == nullptr) continue;
+    if (q->outputs().size() != 1 || knownCount(q->input(1)) != 1 || elemType(q->input(1)) != static_cast<int32_t>(DType::kFloat))
+      continue;
+    if (q->input(2) != nullptr && (!is8Bit(elemType(q->input(2))) || knownCount(q->input(2)) != 1)) continue;
+    if (opset >= 19 && q->attrInt("saturate", 1) != 1) continue;
+    if (opset >= 21 && q->attrInt("block_size", 0) != 0) continue;
+
+    QdqGroup g;
+    g.quantize = q;
+    g.absorbed = {op, q};
+    if (relu) g.absorbed.push_back(relu);
+    for (const Node* dq : {dq_x, dq_w, dq_b})
+      if (dq && soleReader(dq->output(0)) == op) g.absorbed.push_back(dq);
+    g.fused = fusedNode(*op, conv ? ops::kQdqConvOp : ops::kQdqMatMulOp, relu != nullptr);
+    g.inputs = {dq_x->input(0), dq_x->input(1), dq_x->input(2), dq_w->input(0), dq_w->input(1),
+                dq_w->input(2), q->input(1),    q->input(2)};
+    if (dq_b) g.inputs.push_back(dq_b->input(0));
+    g.output = q->output(0);
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+}  // namespace nnc

@@ -1,0 +1,209 @@
+// Fused QDQ groups (runtime/qdq_fusion.h): DequantizeLinear -> Conv/MatMul (-> Relu) ->
+// QuantizeLinear run as integer kernels. Checked against the same session with fusion off (the
+// float DQ -> op -> Q emulation: at most one quantization step apart, almost always equal), that
+// the fused kernel really ran (profile), that groups that must not fuse don't, and against ONNX
+// Runtime (which fuses the same groups into QLinearConv/QLinearMatMul): bit-exact uint8 outputs.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "nncompress/onnx/import.h"
+#include "nncompress/runtime/session.h"
+#include "test_util.h"
+
+namespace nnc {
+namespace {
+
+uint32_t nextRandom(uint32_t& s) {
+  s = s * 1664525u + 1013904223u;
+  return s >> 8;
+}
+
+// "{v0, v1, ...}" with floats printed so they parse back to the same float.
+template <typename T>
+std::string list(const std::vector<T>& v) {
+  std::ostringstream o;
+  o.precision(9);
+  o << "{";
+  for (size_t i = 0; i < v.size(); ++i) o << (i ? ", " : "") << (std::is_same_v<T, float> ? v[i] : +v[i]);
+  return o.str() + "}";
+}
+
+// x float[1,3,8,8] -> Q(uint8) -> DQ -> Conv(3x3, pad 1, per-channel int8 weights in [-64, 63],
+// int32 bias with scale x_s * w_s) [-> Relu] -> Q(uint8, zp 10) = y; and y -> DQ -> MatMul with
+// per-column int8 weights [8, 5] -> Q(uint8, zp 120) = z. (ONNX Runtime fuses a group only when
+// its input and output types agree; otherwise it runs the float ops, and ties may round apart.) |w| <= 64: ORT's AVX2 u8 x s8 kernel saturates
+// pairs of products above that (see tools/ort/quant_cases.js).
+std::string qdqModelText(bool relu) {
+  uint32_t s = 12345;
+  const float x_s = 0.02f;
+  std::vector<int32_t> w(4 * 3 * 3 * 3), b(4), w2(8 * 5);
+  std::vector<float> w_s(4), b_s(4), w2_s(5);
+  for (auto& v : w) v = static_cast<int32_t>(nextRandom(s) % 128) - 64;
+  for (size_t c = 0; c < 4; ++c) {
+    w_s[c] = 0.01f + 0.005f * static_cast<float>(c);
+    b_s[c] = x_s * w_s[c];
+    b[c] = static_cast<int32_t>(nextRandom(s) % 2001) - 1000;
+  }
+  for (auto& v : w2) v = static_cast<int32_t>(nextRandom(s) % 128) - 64;
+  for (size_t c = 0; c < 5; ++c) w2_s[c] = 0.003f + 0.001f * static_cast<float>(c);
+  std::ostringstream t;
+  t << R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,3,8,8] x) => (uint8[1,4,8,8] y, uint8[1,4,8,5] z)
+<uint8 x_zp = {128}, float x_s = {0.02}, int8[4,3,3,3] w = )"
+    << list(w) << ", float[4] w_s = " << list(w_s) << ", int32[4] b = " << list(b) << ", float[4] b_s = " << list(b_s)
+    << ", float y_s = {0.05}, uint8 y_zp = {10}, int8[8,5] w2 = " << list(w2) << ", float[5] w2_s = " << list(w2_s)
+    << R"(, float z_s = {0.04}, uint8 z_zp = {120}> {
+  xq = QuantizeLinear(x, x_s, x_zp)
+  xf = DequantizeLinear(xq, x_s, x_zp)
+  wf = DequantizeLinear<axis = 0>(w, w_s)
+  bf = DequantizeLinear<axis = 0>(b, b_s)
+  c = Conv<pads = [1, 1, 1, 1]>(xf, wf, bf)
+)" << (relu ? "  r = Relu(c)\n  y = QuantizeLinear(r, y_s, y_zp)\n" : "  y = QuantizeLinear(c, y_s, y_zp)\n")
+    << R"(  yf = DequantizeLinear(y, y_s, y_zp)
+  w2f = DequantizeLinear<axis = 1>(w2, w2_s)
+  m = MatMul(yf, w2f)
+  z = QuantizeLinear(m, z_s, z_zp)
+})";
+  return t.str();
+}
+
+Tensor randomInput(uint32_t seed) {
+  std::vector<float> v(3 * 64);
+  for (auto& f : v) f = static_cast<float>(nextRandom(seed) % 20001) / 10000.0f - 1.0f;
+  return Tensor::fromValues<float>(DType::kFloat, {1, 3, 8, 8}, v);
+}
+
+struct RunResult {
+  std::vector<Tensor> outputs;
+  Profile profile;
+};
+
+RunResult run(const Model& model, bool fuse, const Tensor& x) {
+  SessionOptions options;
+  options.fuse_qdq = fuse;
+  auto session = Session::create(model, options);
+  EXPECT_TRUE(session.isOk()) << session.status().message();
+  RunResult r;
+  auto out = (*session)->run({{"x", x}}, nullptr, &r.profile);
+  EXPECT_TRUE(out.isOk()) << out.status().message();
+  if (out.isOk()) r.outputs = std::move(out).value();
+  return r;
+}
+
+// Max |a - b| over two 8-bit tensors, and how many elements differ.
+template <typename T>
+std::pair<int, int64_t> stepDiff(const Tensor& a, const Tensor& b) {
+  int worst = 0;
+  int64_t differ = 0;
+  for (int64_t i = 0; i < a.elementCount(); ++i) {
+    const int d = std::abs(int(a.dataAs<T>()[i]) - int(b.dataAs<T>()[i]));
+    worst = std::max(worst, d);
+    differ += d != 0;
+  }
+  return {worst, differ};
+}
+
+TEST(QdqFusion, IntegerKernelsMatchFloatEmulationWithinOneStep) {
+  for (bool relu : {false, true}) {
+    onnx::ModelProto proto = test::parseText(qdqModelText(relu).c_str());
+    auto model = importModel(proto, "");
+    ASSERT_TRUE(model.isOk()) << model.status().message();
+    int64_t differ = 0, total = 0;
+    for (uint32_t seed = 1; seed <= 5; ++seed) {
+      const Tensor x = randomInput(seed);
+      RunResult fused = run(*model, true, x);
+      RunResult plain = run(*model, false, x);
+      ASSERT_EQ(fused.outputs.size(), 2u);
+      ASSERT_EQ(plain.outputs.size(), 2u);
+      // The fused kernels ran, and nothing of the groups ran in float.
+      EXPECT_EQ(fused.profile.by_op["ai.nncompress.internal.QdqConv"].calls, 1);
+      EXPECT_EQ(fused.profile.by_op["ai.nncompress.internal.QdqMatMul"].calls, 1);
+      EXPECT_EQ(fused.profile.by_op.count("Conv"), 0u);
+      EXPECT_EQ(fused.profile.by_op.count("MatMul"), 0u);
+      EXPECT_EQ(fused.profile.by_op.count("Relu"), 0u);
+      EXPECT_EQ(fused.profile.by_op["DequantizeLinear"].calls, 0);
+      EXPECT_EQ(fused.profile.by_op["QuantizeLinear"].calls, 1);  // x's, not in a group
+      EXPECT_EQ(plain.profile.by_op["Conv"].calls, 1);
+      ASSERT_EQ(fused.outputs[0].dtype, DType::kUInt8);
+      ASSERT_EQ(fused.outputs[1].dtype, DType::kUInt8);
+      ASSERT_EQ(fused.outputs[0].shape, plain.outputs[0].shape);
+      auto [worst_y, differ_y] = stepDiff<uint8_t>(fused.outputs[0], plain.outputs[0]);
+      EXPECT_LE(worst_y, 1) << "relu " << relu << " seed " << seed;
+      if (relu) {
+        for (int64_t i = 0; i < fused.outputs[0].elementCount(); ++i) ASSERT_GE(fused.outputs[0].dataAs<uint8_t>()[i], 10);
+      }
+      // z reads y: where both runs computed the same y, only the MatMul group can differ.
+      if (differ_y == 0) {
+        auto [worst_z, differ_z] = stepDiff<uint8_t>(fused.outputs[1], plain.outputs[1]);
+        EXPECT_LE(worst_z, 1) << "relu " << relu << " seed " << seed << " (" << differ_z << " differ)";
+      }
+      differ += differ_y;
+      total += fused.outputs[0].elementCount();
+    }
+    // Float rounding of the multiplier only matters at exact ties: rare.
+    EXPECT_LT(differ * 100, total) << differ << " of " << total << " differ (relu " << relu << ")";
+  }
+}
+
+TEST(QdqFusion, LeavesGroupsWhoseIntermediatesAreReadElsewhere) {
+  // c is a graph output too: the Conv must run in float (c's values are needed).
+  onnx::ModelProto proto = test::parseText(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (uint8[1,1,4,4] xq) => (uint8[1,1,4,4] y, float[1,1,4,4] c)
+<uint8 zp = {128}, float s = {0.1}, int8[1,1,1,1] w = {3}, float ws = {0.5}> {
+  xf = DequantizeLinear(xq, s, zp)
+  wf = DequantizeLinear(w, ws)
+  c = Conv(xf, wf)
+  y = QuantizeLinear(c, s, zp)
+})");
+  auto model = importModel(proto, "");
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  auto session = Session::create(*model);
+  ASSERT_TRUE(session.isOk()) << session.status().message();
+  std::vector<uint8_t> xq(16);
+  for (size_t i = 0; i < 16; ++i) xq[i] = static_cast<uint8_t>(120 + i);
+  Profile profile;
+  auto out = (*session)->run({{"xq", Tensor::fromValues<uint8_t>(DType::kUInt8, {1, 1, 4, 4}, xq)}}, nullptr, &profile);
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ(profile.by_op["Conv"].calls, 1);
+  EXPECT_EQ(profile.by_op.count("ai.nncompress.internal.QdqConv"), 0u);
+  // y = round(((x - 128) * 0.1 * 3 * 0.5) / 0.1) + 128 = round(1.5 * (x - 128)) + 128 (half to even).
+  const uint8_t* y = (*out)[0].dataAs<uint8_t>();
+  EXPECT_EQ(y[0], 116);   // x = 120: -12
+  EXPECT_EQ(y[1], 118);   // x = 121: -10.5 -> -10
+  EXPECT_EQ(y[15], 138);  // x = 135: 10.5 -> 10
+}
+
+int shell(const std::string& cmd) {
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(QdqFusion, MatchesOnnxRuntimeBitForBit) {
+  const std::string ort = test::sourceDir() + "/tools/ort";
+  if (shell("command -v node >/dev/null") != 0 || !std::filesystem::exists(ort + "/node_modules/onnxruntime-node")) {
+    const char* require = std::getenv("NNC_REQUIRE_ORT");
+    if (require && std::string(require) == "1") FAIL() << "NNC_REQUIRE_ORT=1 but node / onnxruntime-node is missing";
+    GTEST_SKIP() << "node or onnxruntime-node (tools/ort/install.sh) missing";
+  }
+  const std::string dir = test::makeTempDir();
+  for (bool relu : {false, true}) {
+    const std::string model = dir + "/qdq" + (relu ? "_relu" : "") + ".onnx";
+    std::string bytes;
+    ASSERT_TRUE(test::parseText(qdqModelText(relu).c_str()).SerializeToString(&bytes));
+    test::writeFile(model, bytes);
+    // crosscheck.sh: seeded random x in [-1, 1), ORT with all optimizations (QDQ -> QLinear*),
+    // integer outputs compared bit for bit.
+    const std::string cmd = "NNCOMPRESS='" + std::string(NNC_BINARY) + "' NNC_WORK='" + dir + "/work' '" + ort +
+                            "/crosscheck.sh' --seed 3 '" + model + "' > '" + dir + "/log' 2>&1";
+    EXPECT_EQ(shell(cmd), 0) << test::readFile(dir + "/log");
+    EXPECT_NE(test::readFile(dir + "/log").find("1 of 1 models ok"), std::string::npos) << test::readFile(dir + "/log");
+  }
+}
+
+}  // namespace
+}  // namespace nnc
