@@ -4,6 +4,8 @@
 namespace nnc {
 
 Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
 
 namespace {
 
@@ -14,6 +16,8 @@ struct PassEntry {
 
 constexpr PassEntry kPasses[] = {
     {"canonicalize", createCanonicalizePass},
+    {"prune-weights", createPruneWeightsPass},
+    {"sparse-storage", createSparseStoragePass},
 };
 
 }  // namespace
