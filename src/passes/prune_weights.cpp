@@ -147,17 +147,18 @@ bool describeLayer(Layer& layer) {
 }
 
 // Every prunable-op node in graph order: the main graph topologically, each node's subgraphs
-// right after it.
-Status collectLayers(Graph& graph, std::vector<Layer>& layers) {
+// right after it. Unnamed nodes are "<op>#<node index>", counted as `inspect` counts them.
+Status collectLayers(Graph& graph, std::vector<Layer>& layers, int64_t& node_index) {
   NNC_ASSIGN_OR_RETURN(std::vector<Node*> order, graph.topologicalOrder());
   for (Node* node : order) {
     Layer layer;
     layer.node = node;
-    layer.name = node->name.empty() ? node->op_type + "#" + std::to_string(layers.size()) : node->name;
+    layer.name = node->name.empty() ? node->op_type + "#" + std::to_string(node_index) : node->name;
+    ++node_index;
     if (describeLayer(layer)) layers.push_back(std::move(layer));
     for (Attribute& a : node->attributes) {
-      if (a.g) NNC_RETURN_IF_ERROR(collectLayers(*a.g, layers));
-      for (auto& g : a.graphs) NNC_RETURN_IF_ERROR(collectLayers(*g, layers));
+      if (a.g) NNC_RETURN_IF_ERROR(collectLayers(*a.g, layers, node_index));
+      for (auto& g : a.graphs) NNC_RETURN_IF_ERROR(collectLayers(*g, layers, node_index));
     }
   }
   return Status::ok();
@@ -213,14 +214,14 @@ class PruneWeightsPass final : public Pass {
   Expected<PassResult> run(Model& model, PassContext& context) override;
 
  private:
-  Status selectLayers(std::vector<Layer>& layers) const;
+  void selectLayers(std::vector<Layer>& layers) const;
   Status measureActivations(const Model& model, PassContext& context, std::vector<Layer*>& chosen,
                             std::vector<std::vector<double>>& norms) const;
   PassResult report(const std::vector<Layer>& layers) const;
   PruneWeightsOptions options_;
 };
 
-Status PruneWeightsPass::selectLayers(std::vector<Layer>& layers) const {
+void PruneWeightsPass::selectLayers(std::vector<Layer>& layers) const {
   std::vector<Layer*> prunable;
   for (Layer& layer : layers)
     if (layer.skip_reason.empty()) prunable.push_back(&layer);
@@ -249,7 +250,6 @@ Status PruneWeightsPass::selectLayers(std::vector<Layer>& layers) const {
       layer->skip_reason = "input features per group (" + std::to_string(layer->nm_run) + ") not a multiple of m=" +
                            std::to_string(options_.m);
   }
-  return Status::ok();
 }
 
 Status PruneWeightsPass::measureActivations(const Model& model, PassContext& context, std::vector<Layer*>& chosen,
@@ -271,8 +271,9 @@ Status PruneWeightsPass::measureActivations(const Model& model, PassContext& con
 
 Expected<PassResult> PruneWeightsPass::run(Model& model, PassContext& context) {
   std::vector<Layer> layers;
-  NNC_RETURN_IF_ERROR(collectLayers(*model.graph, layers));
-  NNC_RETURN_IF_ERROR(selectLayers(layers));
+  int64_t node_index = 0;
+  NNC_RETURN_IF_ERROR(collectLayers(*model.graph, layers, node_index));
+  selectLayers(layers);
   std::vector<Layer*> chosen;
   for (Layer& layer : layers)
     if (layer.skip_reason.empty()) chosen.push_back(&layer);
