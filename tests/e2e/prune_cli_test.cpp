@@ -207,6 +207,9 @@ TEST_F(PruneCli, DryRunWritesNothing) {
   auto r = nnc("prune " + quote(model("cnn_bn")) + " --sparsity 0.5 --dry-run -o " + quote(out("x.onnx")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("dry run"), std::string::npos) << r.out;
+  // The layer table: the first conv kept, the middle ones pruned to 50%.
+  EXPECT_NE(r.out.find("first layer (kept by default"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("64x32x3x3              0.0%    50.0%  pruned"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(out("x.onnx")));
 }
 

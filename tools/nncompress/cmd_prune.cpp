@@ -87,6 +87,21 @@ std::string percent(double fraction) {
   return text;
 }
 
+// The per-layer decisions of prune-weights (its "layers" statistics) as a table.
+void printLayerTable(const nlohmann::ordered_json& stats) {
+  if (!stats.contains("layers")) return;
+  std::printf("%-36s %-14s %-18s %8s %8s  %s\n", "layer", "op", "weight shape", "before", "after", "note");
+  for (const auto& row : stats["layers"]) {
+    std::string shape;
+    if (row.contains("shape"))
+      for (const auto& d : row["shape"]) shape += (shape.empty() ? "" : "x") + std::to_string(d.get<int64_t>());
+    const double before = row.value("sparsity_before", 0.0), after = row.value("sparsity_after", 0.0);
+    std::printf("%-36s %-14s %-18s %8s %8s  %s\n", row["name"].get<std::string>().substr(0, 36).c_str(),
+                row["op"].get<std::string>().c_str(), shape.c_str(), percent(before).c_str(), percent(after).c_str(),
+                row.contains("reason") ? row["reason"].get<std::string>().c_str() : "pruned");
+  }
+}
+
 int runPrune(const PruneOptions& o, const GlobalOptions& global) {
   const auto start = std::chrono::steady_clock::now();
   if (!o.dry_run && global.output.empty()) return reportError(invalidArgument("-o/--output is required (or --dry-run)"));
@@ -159,6 +174,7 @@ int runPrune(const PruneOptions& o, const GlobalOptions& global) {
   if (global.json) {
     printJson(j);
   } else if (!global.quiet) {
+    if (o.dry_run && spec->name == "prune-weights") printLayerTable(result->stats);
     const std::string target = o.dry_run ? std::string("(dry run, nothing written)") : "-> " + global.output + " (" + formatBytes(output_bytes) + ")";
     std::printf("pruned %s %s: params %s -> %s, nonzero %s -> %s, model sparsity %s; %s (%.2f s)\n", o.model.c_str(), target.c_str(),
                 formatCount(before.params).c_str(), formatCount(after.params).c_str(),
