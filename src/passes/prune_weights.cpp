@@ -236,8 +236,8 @@ void PruneWeightsPass::selectLayers(std::vector<Layer>& layers) const {
   if (!options_.prune_first_last && !prunable.empty()) {
     // The first layer sees raw inputs and the last one makes the outputs: both are small and
     // sensitive, so pruning them costs much accuracy for few parameters.
-    prunable.front()->skip_reason = "first layer (kept by default; prune_first_last=true prunes it)";
-    prunable.back()->skip_reason = "last layer (kept by default; prune_first_last=true prunes it)";
+    prunable.front()->skip_reason = "first layer (kept by default; --prune-first-last or prune_first_last=true prunes it)";
+    prunable.back()->skip_reason = "last layer (kept by default; --prune-first-last or prune_first_last=true prunes it)";
   }
   for (Layer* layer : prunable) {
     if (!layer->skip_reason.empty()) continue;

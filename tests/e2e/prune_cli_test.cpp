@@ -203,6 +203,22 @@ TEST_F(PruneCli, SparseStorageIsSmallerAndGivesTheSameAccuracyInOrt) {
   expectSameOutputsInOrt(out("sparse.onnx"));
 }
 
+TEST_F(PruneCli, AllZeroWeightBecomesAnEmptySparseInitializer) {
+  // 0:4 zeroes every weight of fc2 (the only layer pruned): a sparse initializer with NNZ = 0.
+  const std::string path = out("zero.onnx");
+  auto r = nnc("prune " + quote(model("mlp")) + " -o " + quote(path) + " --granularity n:m --nm 0:4 --sparse-storage --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto tensors = nlohmann::json::parse(r.out)["sparse_storage"]["tensors"];
+  ASSERT_EQ(tensors.size(), 1u);
+  EXPECT_EQ(tensors[0]["nonzeros"], 0);
+  CheckReport check = checkModelFile(path);
+  EXPECT_EQ(check.result, CheckResult::kValid) << check.message;
+  SKIP_WITHOUT_ORT();
+  auto [ours, ort] = evalBoth(path);
+  EXPECT_EQ(ours["top1_correct"], ort["top1_correct"]);
+  EXPECT_EQ(ours["top5_correct"], ort["top5_correct"]);
+}
+
 TEST_F(PruneCli, DryRunWritesNothing) {
   auto r = nnc("prune " + quote(model("cnn_bn")) + " --sparsity 0.5 --dry-run -o " + quote(out("x.onnx")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
