@@ -51,6 +51,20 @@ std::vector<std::vector<uint8_t>> lowestScoring(const std::vector<const std::vec
   return masks;
 }
 
+std::vector<uint8_t> perOutputMask(const std::vector<double>& scores, const ReductionLayout& layout, int64_t k) {
+  NNC_ENFORCE(static_cast<int64_t>(scores.size()) == layout.outer * layout.reduce * layout.inner, "score count");
+  std::vector<uint8_t> mask(scores.size(), 0);
+  std::vector<double> group(static_cast<size_t>(layout.reduce));
+  for (int64_t o = 0; o < layout.outer; ++o)
+    for (int64_t i = 0; i < layout.inner; ++i) {
+      auto at = [&](int64_t r) { return static_cast<size_t>((o * layout.reduce + r) * layout.inner + i); };
+      for (int64_t r = 0; r < layout.reduce; ++r) group[static_cast<size_t>(r)] = scores[at(r)];
+      const std::vector<uint8_t> chosen = lowestScoring({&group}, k).front();
+      for (int64_t r = 0; r < layout.reduce; ++r) mask[at(r)] = chosen[static_cast<size_t>(r)];
+    }
+  return mask;
+}
+
 std::vector<uint8_t> nmMask(const std::vector<double>& scores, const ReductionLayout& layout, int64_t n, int64_t m) {
   NNC_ENFORCE(m > 0 && n >= 0 && n <= m && layout.reduce % m == 0, "bad N:M layout");
   NNC_ENFORCE(static_cast<int64_t>(scores.size()) == layout.outer * layout.reduce * layout.inner, "score count");

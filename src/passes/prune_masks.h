@@ -19,6 +19,10 @@ struct ReductionLayout {
 // an earlier array, then a lower index, goes first; NaN scores rank above every number.
 std::vector<std::vector<uint8_t>> lowestScoring(const std::vector<const std::vector<double>*>& scores, int64_t k);
 
+// Per output: for every output neuron (o, i), marks the k lowest-scoring of its `reduce` input
+// weights (o, 0..reduce-1, i) (ties: lower index), so every output keeps the same fraction.
+std::vector<uint8_t> perOutputMask(const std::vector<double>& scores, const ReductionLayout& layout, int64_t k);
+
 // N:M: splits the reduction axis into runs of m consecutive elements (layout.reduce must be a
 // multiple of m) and marks the m - n lowest-scoring elements of every run (ties: lower index).
 std::vector<uint8_t> nmMask(const std::vector<double>& scores, const ReductionLayout& layout, int64_t n, int64_t m);

@@ -6,7 +6,9 @@
 //                        input-feature (reduction) axis, n=2 m=4 by default (sparse tensor cores)
 //   importance=l1|l2     |w| (l2: w^2, the same ranking for single weights) | wanda: |w| * ||x_j||,
 //                        the L2 norm of input feature j over the calibration data (PassContext.data)
-//   scope=layer|global   exclude=PATTERN[+PATTERN...] (glob on node name or op type)
+//   scope=layer|global|output: the same sparsity per layer, one ranking over all layers, or the
+//                        same sparsity for every output neuron (Wanda's comparison group)
+//   exclude=PATTERN[+PATTERN...] (glob on node name or op type)
 //   prune_first_last=false: the first and last prunable layers (graph order) are kept by default
 //   samples=N, batch_size=B: calibration samples for wanda (0: all)
 // Ties between equal scores go by position (earlier layer, then lower flat index), so the output
@@ -27,13 +29,14 @@ namespace nnc {
 namespace {
 
 enum class Importance { kL1, kL2, kWanda };
+enum class Scope { kLayer, kGlobal, kOutput };
 
 struct PruneWeightsOptions {
   double sparsity = 0;
   bool nm = false;
   int64_t n = 2, m = 4;
   Importance importance = Importance::kL1;
-  bool global = false;
+  Scope scope = Scope::kLayer;
   std::vector<std::string> exclude;
   bool prune_first_last = false;
   int64_t samples = 0, batch_size = 32;
@@ -293,7 +296,12 @@ Expected<PassResult> PruneWeightsPass::run(Model& model, PassContext& context) {
   std::vector<std::vector<uint8_t>> masks(scored.size());
   if (options_.nm) {
     for (size_t i = 0; i < scored.size(); ++i) masks[i] = nmMask(scores[i], scored[i]->layout, options_.n, options_.m);
-  } else if (options_.global) {
+  } else if (options_.scope == Scope::kOutput) {
+    for (size_t i = 0; i < scored.size(); ++i) {
+      const int64_t k = std::llround(options_.sparsity * static_cast<double>(scored[i]->layout.reduce));
+      masks[i] = perOutputMask(scores[i], scored[i]->layout, k);
+    }
+  } else if (options_.scope == Scope::kGlobal) {
     std::vector<const std::vector<double>*> all;
     int64_t total = 0;
     for (const auto& s : scores) {
@@ -328,7 +336,8 @@ PassResult PruneWeightsPass::report(const std::vector<Layer>& layers) const {
   if (options_.nm) stats["nm"] = std::to_string(options_.n) + ":" + std::to_string(options_.m);
   static const char* kImportance[] = {"l1", "l2", "wanda"};
   stats["importance"] = kImportance[static_cast<int>(options_.importance)];
-  stats["scope"] = options_.global ? "global" : "layer";
+  static const char* kScope[] = {"layer", "global", "output"};
+  stats["scope"] = kScope[static_cast<int>(options_.scope)];
   stats["target_sparsity"] = options_.nm ? 1.0 - static_cast<double>(options_.n) / static_cast<double>(options_.m) : options_.sparsity;
   int64_t elements = 0, zeros_before = 0, zeros_after = 0, pruned_layers = 0;
   auto& rows = stats["layers"] = nlohmann::ordered_json::array();
@@ -398,8 +407,10 @@ Expected<PruneWeightsOptions> parseOptions(const PassSpec& spec) {
   else if (importance == "wanda") o.importance = Importance::kWanda;
   else return invalidArgument("prune-weights: importance=" + importance + " must be l1, l2 or wanda");
   const std::string scope = options.text("scope", "layer");
-  if (scope != "layer" && scope != "global") return invalidArgument("prune-weights: scope=" + scope + " must be layer or global");
-  o.global = scope == "global";
+  if (scope == "layer") o.scope = Scope::kLayer;
+  else if (scope == "global") o.scope = Scope::kGlobal;
+  else if (scope == "output") o.scope = Scope::kOutput;
+  else return invalidArgument("prune-weights: scope=" + scope + " must be layer, global or output");
   const std::string exclude = options.text("exclude", "");
   for (size_t start = 0; start < exclude.size();) {
     size_t end = exclude.find('+', start);

@@ -151,6 +151,19 @@ TEST(PruneWeights, GlobalScopeRanksAcrossLayers) {
   EXPECT_EQ(zerosIn(weightOf(more, "wb")), 1);
 }
 
+TEST(PruneWeights, OutputScopePrunesEveryOutputNeuronAlike) {
+  // MatMul W[K=4, N=4]: output j's inputs are column j. k = 2 per column:
+  // col 0 {.1,.2,.4,.2} -> r0, r1 (tie .2: lower r); col 1 {.5,.6,.3,.1} -> r3, r2;
+  // col 2 {.3,.1,.7,.6} -> r1, r0; col 3 {.8,.05,.9,.25} -> r1, r3.
+  Model model = importText(kChain);
+  auto result = prune(model, {{"sparsity", "0.5"}, {"scope", "output"}});
+  ASSERT_TRUE(result.isOk()) << result.status().message();
+  EXPECT_EQ(weightOf(model, "w2"), (std::vector<float>{0, -0.5f, 0, 0.8f, 0, 0.6f, 0, 0, 0.4f, 0, 0.7f, -0.9f, 0.2f, 0, -0.6f, 0}));
+  EXPECT_EQ(result->stats["scope"], "output");
+  std::vector<double> s = {3, 1, 2, 0, 5, 4};  // [outer=2, reduce=3, inner=1]
+  EXPECT_EQ(perOutputMask(s, {2, 3, 1}, 1), (std::vector<uint8_t>{0, 1, 0, 1, 0, 0}));
+}
+
 TEST(PruneWeights, NmOnGemmFollowsTransB) {
   // The same logical weight [K=8, N=2] stored as B (transB=0) and as B^T (transB=1).
   const std::vector<float> rows_nk = {0.9f, -0.1f, 0.5f, 0.2f, 0.3f, 0.3f, -0.8f, 0.3f, 1, 2, 3, 4, -4, -3, -2, -1};
@@ -274,7 +287,7 @@ TEST(PruneWeights, OptionErrorsNameTheOption) {
   EXPECT_NE(message({{"sparsity", "1.5"}}).find("[0, 1)"), std::string::npos);
   EXPECT_NE(message({{"sparsity", "0.5"}, {"granularity", "block"}}).find("granularity=block"), std::string::npos);
   EXPECT_NE(message({{"sparsity", "0.5"}, {"importance", "taylor"}}).find("importance=taylor"), std::string::npos);
-  EXPECT_NE(message({{"sparsity", "0.5"}, {"scope", "model"}}).find("scope=model"), std::string::npos);
+  EXPECT_NE(message({{"sparsity", "0.5"}, {"scope", "model"}}).find("scope=model must be layer, global or output"), std::string::npos);
   EXPECT_NE(message({{"granularity", "n:m"}, {"sparsity", "0.7"}}).find("makes the sparsity 0.5"), std::string::npos);
   EXPECT_NE(message({{"granularity", "n:m"}, {"n", "4"}, {"m", "4"}}).find("0 <= n < m"), std::string::npos);
   EXPECT_NE(message({{"sparsity", "0.5"}, {"frob", "1"}}).find("unknown option(s) frob"), std::string::npos);

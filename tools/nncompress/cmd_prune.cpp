@@ -197,8 +197,10 @@ Command addPruneCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--nm", options->nm, "N:M for --granularity n:m: keep N of every M input-feature weights (default 2:4)");
   app->add_option("--importance", options->importance,
                   "l1 | l2 | wanda (weight, n:m; default l1) or l1 | l2 | bn-scale (channel, neuron, head)");
-  app->add_option("--scope", options->scope, "layer: the same sparsity in every layer; global: one ranking over all layers")
-      ->check(CLI::IsMember({"layer", "global"}));
+  app->add_option("--scope", options->scope,
+                  "layer: the same sparsity in every layer; global: one ranking over all layers; output: the same sparsity "
+                  "for every output neuron (weight granularity)")
+      ->check(CLI::IsMember({"layer", "global", "output"}));
   app->add_option("--exclude", options->exclude, "Keep layers whose node name or op type matches this glob (repeatable)");
   app->add_flag("--prune-first-last", options->prune_first_last, "Also prune the first and last layers (kept by default; weight, n:m)");
   app->add_option("--min-channels", options->min_channels, "Structured: keep at least K channels in every layer")
