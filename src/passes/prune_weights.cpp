@@ -48,6 +48,7 @@ struct Layer {
   std::string name;
   std::optional<ConstantRef> weight;
   ReductionLayout layout;
+  ReductionLayout output_groups;  // scope=output: (outer, inner) pairs are the output neurons
   int64_t rows_per_group = 1;  // grouped Conv: output channels per group (feature offset per group)
   int64_t nm_run = 0;          // length of the reduction runs that N:M groups must not straddle
   Value* activation = nullptr;
@@ -114,11 +115,14 @@ bool describeLayer(Layer& layer) {
     }
     if (op == "Conv") {
       layer.layout = {s[0], s[1], product(s, 2, s.size())};
+      // An output channel's inputs are its whole row: C/g channels x kernel positions.
+      layer.output_groups = {s[0], s[1] * product(s, 2, s.size()), 1};
       layer.rows_per_group = s[0] / groups;
       layer.nm_run = s[1];
       layer.features = s[1] * groups;
     } else {
       layer.layout = {1, s[0], product(s, 1, s.size())};
+      layer.output_groups = layer.layout;  // per output channel and kernel position
       layer.rows_per_group = 1;
       layer.nm_run = s[0] / groups;
       layer.features = s[0];
@@ -131,6 +135,7 @@ bool describeLayer(Layer& layer) {
     }
     const bool trans_b = node.attrInt("transB", 0) != 0;
     layer.layout = trans_b ? ReductionLayout{s[0], s[1], 1} : ReductionLayout{1, s[0], s[1]};
+    layer.output_groups = layer.layout;
     layer.rows_per_group = layer.layout.outer;
     layer.nm_run = layer.layout.reduce;
     layer.features = layer.layout.reduce;
@@ -141,6 +146,7 @@ bool describeLayer(Layer& layer) {
       return true;
     }
     layer.layout = {product(s, 0, s.size() - 2), s[s.size() - 2], s.back()};
+    layer.output_groups = layer.layout;
     layer.rows_per_group = layer.layout.outer;
     layer.nm_run = layer.layout.reduce;
     layer.features = layer.layout.reduce;
@@ -298,8 +304,8 @@ Expected<PassResult> PruneWeightsPass::run(Model& model, PassContext& context) {
     for (size_t i = 0; i < scored.size(); ++i) masks[i] = nmMask(scores[i], scored[i]->layout, options_.n, options_.m);
   } else if (options_.scope == Scope::kOutput) {
     for (size_t i = 0; i < scored.size(); ++i) {
-      const int64_t k = std::llround(options_.sparsity * static_cast<double>(scored[i]->layout.reduce));
-      masks[i] = perOutputMask(scores[i], scored[i]->layout, k);
+      const int64_t k = std::llround(options_.sparsity * static_cast<double>(scored[i]->output_groups.reduce));
+      masks[i] = perOutputMask(scores[i], scored[i]->output_groups, k);
     }
   } else if (options_.scope == Scope::kGlobal) {
     std::vector<const std::vector<double>*> all;

@@ -192,6 +192,18 @@ TEST(PruneWeights, NmOnGemmFollowsTransB) {
   EXPECT_EQ(weightOf(kn, "b"), expect_kn);
 }
 
+TEST(PruneWeights, OutputScopeOnConvTakesAnOutputChannelsWholeRow) {
+  // W[2, 2, 1, 2]: channel 0's row {0.4, 0.1, 0.3, 0.2}, channel 1's {0.5, 0.9, 0.6, 0.7}; 50% per row.
+  Model model = importText(R"(
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[N,2,1,3] x) => (float[N,2,1,2] y)
+<float[2,2,1,2] w = {0.4, 0.1, 0.3, 0.2, 0.5, 0.9, 0.6, 0.7}>
+{ y = Conv(x, w) }
+)");
+  ASSERT_TRUE(prune(model, {{"sparsity", "0.5"}, {"scope", "output"}, {"prune_first_last", "true"}}).isOk());
+  EXPECT_EQ(weightOf(model, "w"), (std::vector<float>{0.4f, 0, 0.3f, 0, 0, 0.9f, 0, 0.7f}));
+}
+
 TEST(PruneWeights, NmOnConvGroupsInputChannelsAtEachKernelPosition) {
   // W[1, 4, 1, 2]: the 2:4 groups are the 4 input channels at kernel column 0 and at column 1.
   Model model = importText(R"(

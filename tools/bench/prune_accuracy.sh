@@ -5,7 +5,8 @@
 # training set) and 2:4. Prints a Markdown table (the one in docs/pruning.md).
 #
 # usage: prune_accuracy.sh [--sparsities "0.5 0.7 0.8 0.9"] [MODEL ...]   (default: mlp cnn_bn resnet_small mobilenet_small tiny_transformer)
-# env: NNCOMPRESS (default build/tools/nncompress/nncompress), NNC_WORK (default a temporary folder)
+# env: NNCOMPRESS (default build/tools/nncompress/nncompress), NNC_WORK (default a temporary folder),
+#      VARIANTS (only the variants whose name starts with one of these ;-separated names)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -16,7 +17,7 @@ models=()
 while (($#)); do
   case "$1" in
     --sparsities) sparsities="${2:?}"; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) models+=("$1") ;;
   esac
   shift
@@ -37,7 +38,15 @@ variants=(
   "magnitude, global, all layers|--sparsity SPARSITY --scope global --prune-first-last"
   "wanda, layer|--sparsity SPARSITY --importance wanda CALIB"
   "wanda, layer, all layers|--sparsity SPARSITY --importance wanda --prune-first-last CALIB"
+  "wanda, output, all layers|--sparsity SPARSITY --importance wanda --scope output --prune-first-last CALIB"
 )
+# VARIANTS="wanda, output" keeps only the variants whose name starts with one of the ;-separated names
+if [[ -n "${VARIANTS:-}" ]]; then
+  IFS=';' read -r -a wanted <<<"$VARIANTS"
+  kept=()
+  for v in "${variants[@]}"; do for w in "${wanted[@]}"; do [[ "$v" == "$w"* ]] && { kept+=("$v"); break; }; done; done
+  variants=("${kept[@]}")
+fi
 echo "| model | variant | dense | $(for s in $sparsities; do printf '%s | ' "$s"; done)2:4 |"
 echo "|---|---|---|$(for s in $sparsities; do printf -- '---|'; done)---|"
 for m in "${models[@]}"; do
@@ -58,7 +67,7 @@ for m in "${models[@]}"; do
     args=(--granularity n:m)
     [[ "$opts" == *wanda* ]] && args+=(--importance wanda "${calib[@]}")
     [[ "$opts" == *prune-first-last* ]] && args+=(--prune-first-last)
-    if [[ "$opts" == *global* ]]; then row+=" – |"; else
+    if [[ "$opts" == *global* || "$opts" == *output* ]]; then row+=" – |"; else
       "$NNCOMPRESS" -q prune "$src" -o "$WORK/$m.onnx" --force "${args[@]}"
       row+=" $(top1 "$WORK/$m.onnx") |"
     fi
