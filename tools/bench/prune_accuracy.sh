@@ -38,9 +38,10 @@ variants=(
   "magnitude, global, all layers|--sparsity SPARSITY --scope global --prune-first-last"
   "wanda, layer|--sparsity SPARSITY --importance wanda CALIB"
   "wanda, layer, all layers|--sparsity SPARSITY --importance wanda --prune-first-last CALIB"
+  "wanda, output|--sparsity SPARSITY --importance wanda --scope output CALIB"
   "wanda, output, all layers|--sparsity SPARSITY --importance wanda --scope output --prune-first-last CALIB"
 )
-# VARIANTS="wanda, output" keeps only the variants whose name starts with one of the ;-separated names
+# VARIANTS="wanda, output|" keeps only the variants whose "name|options" starts with one of the ;-separated texts
 if [[ -n "${VARIANTS:-}" ]]; then
   IFS=';' read -r -a wanted <<<"$VARIANTS"
   kept=()
