@@ -42,7 +42,15 @@ const Tensor* constantOf(const Value* value) {
   return nullptr;
 }
 
-void collectLayers(Graph& graph, std::set<const Tensor*>& seen, std::vector<LayerSummary>& layers,
+// Pruning acts on a layer's largest weight (the Conv kernel, not its bias): its zero fraction is
+// the layer's sparsity. The first of equal-sized weights wins.
+void noteLargestWeight(LayerSummary& layer, int64_t elements, int64_t zeros, int64_t& largest) {
+  if (elements <= largest) return;
+  largest = elements;
+  layer.sparsity = static_cast<double>(zeros) / static_cast<double>(elements);
+}
+
+void collectLayers(Graph& graph, std::set<const void*>& seen, std::vector<LayerSummary>& layers,
                    std::map<std::string, int64_t>& histogram, int64_t& node_count) {
   for (Node* node : graph.nodes()) {
     ++node_count;
@@ -51,13 +59,28 @@ void collectLayers(Graph& graph, std::set<const Tensor*>& seen, std::vector<Laye
       LayerSummary layer;
       layer.name = node->name.empty() ? node->op_type + "#" + std::to_string(node_count - 1) : node->name;
       layer.op = node->op_type;
-      int64_t zeros = 0;
+      int64_t zeros = 0, largest = 0;
       for (const Value* in : node->inputs()) {
+        if (in != nullptr && in->sparseInitializer() != nullptr) {
+          // A sparse initializer counts with its dense size; the elements not stored are zeros.
+          const SparseTensor* sp = in->sparseInitializer();
+          if (!seen.insert(sp).second) continue;
+          auto dense = checkedElementCount(sp->dims);
+          const int64_t n = dense ? *dense : 0;
+          layer.weights.push_back({in->name(), dtypeName(sp->values.dtype), sp->dims});
+          layer.params += n;
+          const int64_t weight_zeros = n - sp->values.elementCount() + countZeros(sp->values);
+          zeros += weight_zeros;
+          noteLargestWeight(layer, n, weight_zeros, largest);
+          continue;
+        }
         const Tensor* t = constantOf(in);
         if (t == nullptr || !seen.insert(t).second) continue;
         layer.weights.push_back({in->name(), dtypeName(t->dtype), t->shape});
         layer.params += t->elementCount();
-        zeros += countZeros(*t);
+        const int64_t weight_zeros = countZeros(*t);
+        zeros += weight_zeros;
+        noteLargestWeight(layer, t->elementCount(), weight_zeros, largest);
       }
       if (layer.params > 0) {
         layer.zero_fraction = static_cast<double>(zeros) / static_cast<double>(layer.params);
@@ -149,7 +172,7 @@ ModelSummary summarizeModel(Model& model) {
     s.weight_bytes += sp->values.byteSize() + sp->indices.byteSize();
     s.zero_params += n - sp->values.elementCount() + countZeros(sp->values);
   }
-  std::set<const Tensor*> seen;
+  std::set<const void*> seen;
   collectLayers(*model.graph, seen, s.layers, s.op_histogram, s.node_count);
   for (LayerSummary& layer : s.layers)
     layer.share = s.params > 0 ? static_cast<double>(layer.params) / static_cast<double>(s.params) : 0.0;

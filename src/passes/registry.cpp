@@ -5,6 +5,8 @@ namespace nnc {
 
 Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
 
 namespace {
 
@@ -16,6 +18,8 @@ struct PassEntry {
 constexpr PassEntry kPasses[] = {
     {"canonicalize", createCanonicalizePass},
     {"prune-channels", createPruneChannelsPass},
+    {"prune-weights", createPruneWeightsPass},
+    {"sparse-storage", createSparseStoragePass},
 };
 
 }  // namespace

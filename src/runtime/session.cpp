@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <set>
 #include <unordered_map>
 
@@ -18,6 +19,7 @@
 #include "nncompress/ir/half.h"
 #include "openmp_env.h"
 #include "qdq_fusion.h"
+#include "nncompress/ir/sparse.h"
 
 namespace nnc {
 
@@ -42,6 +44,7 @@ struct Session::Plan {
   std::vector<int> input_slots;                           // graph inputs in order
   std::vector<ValueRef> output_refs;                      // graph outputs in order
   std::vector<std::pair<int, const Tensor*>> constants;  // initializers
+  std::deque<Tensor> densified;  // dense forms of the sparse initializers (stable addresses)
   int slot_count = 0;
 };
 
@@ -123,6 +126,13 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
   };
   for (const Value* v : graph.inputs()) plan->input_slots.push_back(slotOf(v));
   for (const Value* v : graph.initializers()) plan->constants.emplace_back(slotOf(v), v->initializer());
+  // Sparse initializers (e.g. pruned weights written with --sparse-storage) run as dense constants.
+  for (const Value* v : graph.sparseInitializers()) {
+    auto dense = densify(*v->sparseInitializer());
+    if (!dense) return dense.status().withContext("sparse initializer '" + v->name() + "'");
+    plan->densified.push_back(std::move(*dense));
+    plan->constants.emplace_back(slotOf(v), &plan->densified.back());
+  }
   NNC_ASSIGN_OR_RETURN(std::vector<Node*> order, graph.topologicalOrder());
   for (const Node* node : order)
     for (const Value* v : node->outputs())
@@ -186,7 +196,7 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
       if (v != nullptr && !last_use.count(v)) last_use[v] = i;
   std::set<const Value*> keep(graph.outputs().begin(), graph.outputs().end());
   for (const auto& [value, step] : last_use)
-    if (!keep.count(value) && value->initializer() == nullptr) plan->steps[step].release.push_back(plan->slots.at(value));
+    if (!keep.count(value) && value->initializer() == nullptr && value->sparseInitializer() == nullptr) plan->steps[step].release.push_back(plan->slots.at(value));
   for (Step& s : plan->steps) std::sort(s.release.begin(), s.release.end());
   for (const Value* v : graph.outputs()) plan->output_refs.push_back(refOf(v));
   plans_.push_back(std::move(plan));
@@ -215,7 +225,7 @@ Expected<std::unique_ptr<Session>> Session::create(const Model& model, SessionOp
 std::vector<const Value*> Session::inputs() const {
   std::vector<const Value*> result;
   for (const Value* v : model_.graph->inputs())
-    if (v->initializer() == nullptr) result.push_back(v);
+    if (v->initializer() == nullptr && v->sparseInitializer() == nullptr) result.push_back(v);
   return result;
 }
 
@@ -260,7 +270,7 @@ Expected<std::vector<Tensor>> Session::run(const NamedTensors& inputs, const Val
     given[index] = true;
   }
   for (size_t i = 0; i < ordered.size(); ++i)
-    if (!given[i] && graph_inputs[i]->initializer() == nullptr)
+    if (!given[i] && graph_inputs[i]->initializer() == nullptr && graph_inputs[i]->sparseInitializer() == nullptr)
       return invalidArgument("input '" + graph_inputs[i]->name() + "' is missing");
   const int threads = options_.threads > 0 ? options_.threads : omp_get_num_procs();
   omp_set_num_threads(threads);

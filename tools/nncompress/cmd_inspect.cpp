@@ -53,6 +53,7 @@ nlohmann::ordered_json summaryJson(const std::string& path, uint64_t file_bytes,
     l["params"] = layer.params;
     l["share"] = layer.share;
     l["zero_fraction"] = layer.zero_fraction;
+    l["sparsity"] = layer.sparsity;
     layers.push_back(std::move(l));
   }
   auto& meta = j["metadata"] = nlohmann::ordered_json::object();
@@ -84,7 +85,7 @@ void printText(const std::string& path, uint64_t file_bytes, const ModelSummary&
   for (const auto& [op, count] : s.op_histogram) ops += (ops.empty() ? "" : ", ") + op + " " + std::to_string(count);
   std::printf("nodes     %lld: %s\n", static_cast<long long>(s.node_count), ops.c_str());
   if (s.layers.empty()) return;
-  std::printf("\n%-32s %-22s %-28s %12s %7s %7s\n", "layer", "op", "weights", "params", "share", "zeros");
+  std::printf("\n%-32s %-22s %-28s %12s %7s %7s %8s\n", "layer", "op", "weights", "params", "share", "zeros", "sparsity");
   int shown = 0;
   for (const auto& layer : s.layers) {
     if (max_layers > 0 && shown++ >= max_layers) {
@@ -93,9 +94,9 @@ void printText(const std::string& path, uint64_t file_bytes, const ModelSummary&
     }
     std::string weights;
     for (const auto& w : layer.weights) weights += (weights.empty() ? "" : " ") + shapeText(w.shape);
-    std::printf("%-32s %-22s %-28s %12s %6.1f%% %6.1f%%\n", layer.name.substr(0, 32).c_str(), layer.op.substr(0, 22).c_str(),
+    std::printf("%-32s %-22s %-28s %12s %6.1f%% %6.1f%% %7.1f%%\n", layer.name.substr(0, 32).c_str(), layer.op.substr(0, 22).c_str(),
                 weights.substr(0, 28).c_str(), formatCount(layer.params).c_str(), 100.0 * layer.share,
-                100.0 * layer.zero_fraction);
+                100.0 * layer.zero_fraction, 100.0 * layer.sparsity);
   }
 }
 

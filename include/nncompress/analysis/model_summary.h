@@ -33,6 +33,7 @@ struct LayerSummary {
   int64_t params = 0;
   double share = 0;          // params / total params
   double zero_fraction = 0;  // zero elements / params
+  double sparsity = 0;       // zero fraction of the largest weight (what pruning acts on)
 };
 
 struct ModelSummary {

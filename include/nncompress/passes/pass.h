@@ -2,6 +2,7 @@
 // text, e.g. "canonicalize,prune{sparsity=0.5,granularity=channel},quantize{calib=entropy}".
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,8 @@ struct PassContext {
   uint64_t seed = 0;
   int threads = 0;
   const Dataset* data = nullptr;  // calibration / importance data, when given
+  // Reports long work (e.g. calibration runs): (what, done, total). May be empty.
+  std::function<void(const std::string&, int64_t, int64_t)> progress;
 };
 
 // What a pass did: whether the model changed, a one-line summary, and statistics for reports.
