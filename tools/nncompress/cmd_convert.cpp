@@ -1,13 +1,15 @@
 // `nncompress convert IN -o OUT`: re-serializes a model through the IR, moving weights into or
-// out of external data.
+// out of external data; with --fp16 / --bf16 it runs the convert-float pass first.
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cli.h"
 #include "nncompress/onnx/export.h"
 #include "nncompress/onnx/import.h"
+#include "nncompress/passes/pass.h"
 #include "nncompress/support/file_io.h"
 
 namespace nnc::cli {
@@ -17,7 +19,23 @@ struct ConvertOptions {
   std::string model;
   std::string external_data;  // "" (not given), or a threshold in bytes
   bool external_given = false;
+  bool fp16 = false, bf16 = false;
+  bool keep_io_types = true;
+  std::string block;  // extra op types kept in float32, comma separated
 };
+
+// The convert-float pass spec for the float flags, or nothing when no float conversion is asked.
+std::optional<PassSpec> floatSpec(const ConvertOptions& o) {
+  if (!o.fp16 && !o.bf16) return std::nullopt;
+  PassSpec spec{"convert-float", {{"type", o.fp16 ? "fp16" : "bf16"}, {"keep_io_types", o.keep_io_types ? "true" : "false"}}};
+  if (!o.block.empty()) {
+    std::string ops = o.block;
+    for (char& c : ops)
+      if (c == ',') c = '+';
+    spec.options["block"] = ops;
+  }
+  return spec;
+}
 
 }  // namespace
 
@@ -30,6 +48,12 @@ Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
                   "Store tensors of at least THRESHOLD bytes (default 1024) in <output>.data")
       ->expected(0, 1)
       ->type_name("[THRESHOLD]");
+  auto* fp16 = app->add_flag("--fp16", options->fp16, "Convert float32 weights and compute to float16 (docs/float_conversion.md)");
+  auto* bf16 = app->add_flag("--bf16", options->bf16, "Store float32 weights as bfloat16 (compute stays float32, see docs)");
+  fp16->excludes(bf16);
+  app->add_flag("--keep-io-types,!--no-keep-io-types", options->keep_io_types,
+                "Graph inputs and outputs keep float32 (default on); --no-keep-io-types makes them 16-bit");
+  app->add_option("--block", options->block, "Extra op types kept in float32 (comma separated), besides the default block-list");
   return {app, [options, app, &global]() -> int {
             auto start = std::chrono::steady_clock::now();
             SaveOptions save;
@@ -50,6 +74,20 @@ Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
             if (!in_size) return reportError(in_size.status());
             auto model = loadModel(options->model);
             if (!model) return reportError(model.status());
+            nlohmann::ordered_json pass_stats;
+            if (auto spec = floatSpec(*options)) {
+              auto pass = createPass(*spec);
+              if (!pass) return reportError(pass.status());
+              PassContext context;
+              context.seed = global.seed;
+              context.threads = global.threads;
+              auto result = (*pass)->run(*model, context);
+              if (!result) return reportError(result.status().withContext(options->model));
+              pass_stats = result->stats;
+              if (!global.quiet && !global.json) std::printf("convert-float: %s\n", result->summary.c_str());
+            } else if (!options->block.empty() || app->count("--no-keep-io-types") > 0) {
+              return reportError(invalidArgument("--block and --no-keep-io-types need --fp16 or --bf16"));
+            }
             auto saved = saveModel(*model, global.output, save);
             if (!saved) return reportError(saved.status());
             double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -63,6 +101,7 @@ Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
               j["output_bytes"] = saved->model_bytes;
               j["external_data"] = saved->external_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(saved->external_path);
               j["external_data_bytes"] = saved->external_bytes;
+              if (!pass_stats.is_null()) j["convert_float"] = pass_stats;
               j["seconds"] = seconds;
               printJson(j);
             } else if (!global.quiet) {
