@@ -5,6 +5,7 @@ namespace nnc {
 
 Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createConvertFloatPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createQuantizeDynamicPass(const PassSpec& spec);
 
 namespace {
 
@@ -16,6 +17,7 @@ struct PassEntry {
 constexpr PassEntry kPasses[] = {
     {"canonicalize", createCanonicalizePass},
     {"convert-float", createConvertFloatPass},
+    {"quantize-dynamic", createQuantizeDynamicPass},
 };
 
 }  // namespace

@@ -140,7 +140,8 @@ std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const 
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::vector<float>> outputs;
   if (r.exit_code != 0) return outputs;
-  for (const auto& o : nlohmann::json::parse(r.out)["outputs"]) {
+  const nlohmann::json summary = nlohmann::json::parse(r.out);
+  for (const auto& o : summary["outputs"]) {
     auto t = readNpy(dir + "/out/" + o["file"].get<std::string>());
     EXPECT_TRUE(t.isOk()) << t.status().message();
     if (t) outputs.push_back(asFloats(*t));
