@@ -6,6 +6,7 @@ namespace nnc {
 Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createConvertFloatPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizeDynamicPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createQuantizeWeightsPass(const PassSpec& spec);
 
 namespace {
 
@@ -18,6 +19,7 @@ constexpr PassEntry kPasses[] = {
     {"canonicalize", createCanonicalizePass},
     {"convert-float", createConvertFloatPass},
     {"quantize-dynamic", createQuantizeDynamicPass},
+    {"quantize-weights", createQuantizeWeightsPass},
 };
 
 }  // namespace

@@ -127,7 +127,8 @@ int64_t ortTop1Correct(const std::string& model_path) {
   return nlohmann::json::parse(r.out)["top1_correct"].get<int64_t>();
 }
 
-std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const std::vector<std::pair<std::string, Tensor>>& inputs) {
+std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const std::vector<std::pair<std::string, Tensor>>& inputs,
+                                           const std::string& opt_level) {
   const std::string dir = makeTempDir();
   std::string args;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -136,7 +137,7 @@ std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const 
     args += " --input " + quote(inputs[i].first + "=" + file);
   }
   auto r = shell("node " + quote(sourceDir() + "/tools/ort/ort_run.js") + " " + quote(model_path) + " --out " + quote(dir + "/out") +
-                 " --no-random" + args);
+                 " --no-random --opt-level " + opt_level + args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::vector<float>> outputs;
   if (r.exit_code != 0) return outputs;

@@ -27,8 +27,10 @@ int64_t top1Correct(const Model& model);
 std::string ortMissing();
 // Top-1 correct count of a model file in ONNX Runtime (same data handling as top1Correct).
 int64_t ortTop1Correct(const std::string& model_path);
-// Outputs of a model file in ONNX Runtime on the given float inputs (by name), as float32.
-std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const std::vector<std::pair<std::string, Tensor>>& inputs);
+// Outputs of a model file in ONNX Runtime on the given inputs (by name), as float32, with ORT's
+// graph optimization level (disabled, basic, extended, all).
+std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const std::vector<std::pair<std::string, Tensor>>& inputs,
+                                           const std::string& opt_level = "all");
 
 // Float outputs (any float type decoded) of a model in nncompress's runtime.
 std::vector<std::vector<float>> runModel(const Model& model, const std::vector<std::pair<std::string, Tensor>>& inputs);
