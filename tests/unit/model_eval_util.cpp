@@ -119,9 +119,9 @@ std::string ortMissing() {
   return "";
 }
 
-int64_t ortTop1Correct(const std::string& model_path) {
+int64_t ortTop1Correct(const std::string& model_path, const std::string& opt_level) {
   auto r = shell("node " + quote(sourceDir() + "/tools/ort/ort_eval.js") + " " + quote(model_path) + " --data " + quote(testX()) +
-                 " --labels " + quote(testY()) + " --scale 1/255 --batch-size 100");
+                 " --labels " + quote(testY()) + " --scale 1/255 --batch-size 100 --opt-level " + opt_level);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (r.exit_code != 0) return -1;
   return nlohmann::json::parse(r.out)["top1_correct"].get<int64_t>();

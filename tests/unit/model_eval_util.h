@@ -26,7 +26,7 @@ int64_t top1Correct(const Model& model);
 // NNC_REQUIRE_ORT=1 (then they fail).
 std::string ortMissing();
 // Top-1 correct count of a model file in ONNX Runtime (same data handling as top1Correct).
-int64_t ortTop1Correct(const std::string& model_path);
+int64_t ortTop1Correct(const std::string& model_path, const std::string& opt_level = "all");
 // Outputs of a model file in ONNX Runtime on the given inputs (by name), as float32, with ORT's
 // graph optimization level (disabled, basic, extended, all).
 std::vector<std::vector<float>> ortOutputs(const std::string& model_path, const std::vector<std::pair<std::string, Tensor>>& inputs,

@@ -187,8 +187,15 @@ TEST_P(QuantizeWeightsBundled, Int8AndInt4KeepAccuracy) {
     const bool int4 = std::string(text).find("bits=4") != std::string::npos;
     EXPECT_LE(float_top1 - top1, int4 ? 20 : 6) << text << ": " << float_top1 << " -> " << top1;
     if (!test::ortMissing().empty()) continue;
-    const int64_t ort_top1 = test::ortTop1Correct(test::saveTemp(q, std::string(GetParam()) + (int4 ? "_w4.onnx" : "_w8.onnx")));
+    const std::string path = test::saveTemp(q, std::string(GetParam()) + (int4 ? "_w4.onnx" : "_w8.onnx"));
+    // The graph as written (ORT's basic optimizations) agrees with ours; with all optimizations
+    // ORT fuses DequantizeLinear + MatMul into kernels that also quantize the activations
+    // (DynamicQuantizeMatMul, MatMulNBits), which moves a few samples (tiny_transformer int4:
+    // 1762 -> 1758).
+    const int64_t ort_top1 = test::ortTop1Correct(path, "basic");
     EXPECT_LE(std::abs(ort_top1 - top1), 2) << text << ": ours " << top1 << ", ONNX Runtime " << ort_top1;
+    const int64_t fused_top1 = test::ortTop1Correct(path, "all");
+    EXPECT_LE(std::abs(fused_top1 - top1), 6) << text << ": ours " << top1 << ", ONNX Runtime (all optimizations) " << fused_top1;
   }
 }
 
