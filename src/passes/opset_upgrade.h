@@ -8,10 +8,12 @@
 namespace nnc {
 
 // Upgrades the "" / "ai.onnx" import to `target` (and ir_version to what that opset needs).
-// Reduce* nodes whose `axes` is an attribute (before opset 18) get it as an input instead; a
-// model older than opset 13, or with an op whose meaning changed between its opset and `target`
-// (RoiAlign before 16, GridSample and DFT before 20, GroupNormalization before 21), is refused
-// with an error naming the op. `rewritten` counts the Reduce* nodes changed.
+// From opset 13 on: Reduce* nodes whose `axes` is an attribute (before opset 18) get it as an
+// input instead; a model with an op whose meaning changed between its opset and `target`
+// (RoiAlign before 16, GridSample and DFT before 20, GroupNormalization before 21) is refused.
+// From opset 9 or 10 to 11 only: Slice and Clip attributes become inputs; TopK, Pad, Upsample,
+// Resize and Scatter are refused. Other starting points are refused. Errors name the op;
+// `rewritten` counts the nodes changed. Nothing is changed when the upgrade is refused.
 Status upgradeOpset(Model& model, int64_t target, int64_t* rewritten);
 
 }  // namespace nnc

@@ -8,7 +8,8 @@
 // Weights: int8 symmetric (zero point 0), one scale per tensor or per output column; activations:
 // uint8 asymmetric with the range computed per run. reduce_range=true limits weights to
 // [-63, 63] (7 bits), ORT's option for AVX2/AVX-512 CPUs without VNNI whose u8 x s8 kernels
-// saturate pairs of products. Needs opset 11 (DynamicQuantizeLinear). docs/quantization_dynamic.md.
+// saturate pairs of products. Needs opset 11 (DynamicQuantizeLinear; opset 9/10 models are raised
+// when that is safe, see opset_upgrade.h). docs/quantization_dynamic.md.
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -16,6 +17,7 @@
 #include "nncompress/passes/pass.h"
 #include "passes/dtype_inference.h"
 #include "passes/matmul_weights.h"
+#include "passes/opset_upgrade.h"
 #include "passes/pass_record.h"
 
 namespace nnc {
@@ -38,9 +40,15 @@ class DynamicQuantizer {
   DynamicQuantizer(Model& model, const DynamicOptions& options) : model_(model), options_(options), types_(model) {}
 
   Expected<PassResult> run() {
-    if (model_.opsetVersion("") < 11)
-      return unsupported("quantize-dynamic: DynamicQuantizeLinear needs opset 11 or newer; the model imports opset " +
-                         std::to_string(model_.opsetVersion("")));
+    // DynamicQuantizeLinear needs opset 11: older models are raised to 11 when that changes
+    // no op's meaning (ORT's quantizer raises the number without checking).
+    const int64_t opset_before = model_.opsetVersion("");
+    int64_t upgraded_nodes = 0;
+    if (opset_before < 11) {
+      Status upgraded = upgradeOpset(model_, 11, &upgraded_nodes);
+      if (!upgraded.isOk()) return unsupported("quantize-dynamic needs opset 11 (DynamicQuantizeLinear): " + upgraded.message());
+      types_ = DTypeMap(model_);
+    }
     auto found = findMatMuls(model_, types_, options_.exclude);
     std::map<std::string, int64_t> skipped;
     std::vector<Value*> old_weights;
@@ -63,9 +71,13 @@ class DynamicQuantizer {
     r.stats["skipped"] = skipped;
     r.stats["weight_bytes_float"] = float_bytes_;
     r.stats["weight_bytes_int8"] = int8_bytes_;
+    r.stats["opset_before"] = opset_before;
+    r.stats["opset_after"] = model_.opsetVersion("");
+    r.stats["nodes_rewritten_for_opset"] = upgraded_nodes;
     std::ostringstream s;
     s << quantized_ << " of " << found.size() << " MatMul/Gemm quantized dynamically (int8 weights "
       << (options_.per_channel ? "per channel" : "per tensor") << ", uint8 activations)";
+    if (opset_before != model_.opsetVersion("")) s << ", opset " << opset_before << " -> " << model_.opsetVersion("");
     for (const auto& [reason, n] : skipped) s << "; " << n << " skipped: " << reason;
     r.summary = s.str();
     return r;

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "model_eval_util.h"
+#include "nncompress/data/random_inputs.h"
 #include "nncompress/onnx/checker.h"
 #include "nncompress/onnx/export.h"
 #include "nncompress/onnx/import.h"
@@ -135,18 +136,86 @@ TEST(QuantizeDynamic, PerChannelScalesAndExclusion) {
   EXPECT_EQ(report.result, CheckResult::kValid) << report.message;
 }
 
-TEST(QuantizeDynamic, RefusesOldOpsetsAndUnknownOptions) {
+// Opset 9 models (PaddleOCR's) are raised to 11: Slice and Clip attributes become inputs.
+TEST(QuantizeDynamic, RaisesOpset9To11RewritingSliceAndClip) {
   Model model = importText(R"(
-<ir_version: 5, opset_import: ["" : 10]>
-g (float[2,3] x) => (float[2,2] y) <float[3,2] w = {1, 2, 3, 4, 5, 6}> { y = MatMul(x, w) }
+<ir_version: 4, opset_import: ["" : 9]>
+g (float[2,4] x) => (float[2,2] y) <float[3,2] w = {1, -2, 0.5, 4, -0.25, 1.5}> {
+  s = Slice <starts = [1], ends = [4], axes = [1]> (x)
+  c = Clip <min = -0.5, max = 0.75> (s)
+  y = MatMul(c, w)
+}
+)");
+  Model original = test::copyModel(model);
+  PassResult result = test::runPassText(model, "quantize-dynamic");
+  EXPECT_EQ(result.stats["quantized"], 1) << result.summary;
+  EXPECT_EQ(model.opsetVersion(""), 11);
+  EXPECT_EQ(result.stats["nodes_rewritten_for_opset"], 2);
+  Node* slice = model.graph->findValue("s")->producer();
+  ASSERT_EQ(slice->inputs().size(), 4u);
+  EXPECT_EQ(slice->attr("starts"), nullptr);
+  EXPECT_EQ(slice->input(1)->initializer()->dataAs<int64_t>()[0], 1);
+  Node* clip = model.graph->findValue("c")->producer();
+  ASSERT_EQ(clip->inputs().size(), 3u);
+  EXPECT_EQ(clip->input(2)->initializer()->dataAs<float>()[0], 0.75f);
+  CheckReport report = checkModel(model);
+  EXPECT_EQ(report.result, CheckResult::kValid) << report.message;
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {2, 4}, std::vector<float>{9, 0.3f, -0.9f, 0.6f, 9, 1.0f, 0.2f, -0.1f});
+  auto a = test::runModel(original, {{"x", x}}), b = test::runModel(model, {{"x", x}});
+  ASSERT_EQ(b.size(), 1u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(b[0][i], a[0][i], 0.05) << i;
+}
+
+TEST(QuantizeDynamic, RefusesUnsafeOpsetUpgradesAndUnknownOptions) {
+  Model model = importText(R"(
+<ir_version: 4, opset_import: ["" : 9]>
+g (float[2,3] x) => (float[2,2] y, float[2,1] t) <float[3,2] w = {1, 2, 3, 4, 5, 6}> {
+  y = MatMul(x, w)
+  t, i = TopK <k = 1> (y)
+}
 )");
   auto pass = createPass(PassSpec{"quantize-dynamic", {}});
   ASSERT_TRUE(pass.isOk());
   PassContext context;
   auto result = (*pass)->run(model, context);
   ASSERT_FALSE(result.isOk());
+  EXPECT_NE(result.status().message().find("TopK"), std::string::npos) << result.status().message();
   EXPECT_NE(result.status().message().find("opset 11"), std::string::npos) << result.status().message();
+  EXPECT_EQ(model.opsetVersion(""), 9);
   EXPECT_FALSE(createPass(PassSpec{"quantize-dynamic", {{"bits", "8"}}}).isOk());
+}
+
+// PaddleOCR v4 recognition (attention MatMuls; opset 9): per time step, the recognized
+// character stays the float model's, and ONNX Runtime runs the result.
+TEST(QuantizeDynamic, PaddleOcrRecognizer) {
+  const char* home = std::getenv("HOME");
+  const std::string path = std::string(home ? home : "") + "/.cache/nncompress/realmodels/models/ppocr_v4_rec.onnx";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path << " (tools/realmodels/fetch.sh)";
+  auto loaded = loadModel(path);
+  ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+  Model model = std::move(loaded).value();
+  Model original = test::copyModel(model);
+  PassResult result = test::runPassText(model, "quantize-dynamic");
+  EXPECT_EQ(result.stats["quantized"], 9) << result.summary;
+  // x [1, 3, 48, 320] in [-1, 1), as the model's normalization gives.
+  auto random = randomTensor(DType::kFloat, {1, 3, 48, 320}, 3);
+  ASSERT_TRUE(random.isOk());
+  const Tensor x = *random;
+  auto f = test::runModel(original, {{"x", x}}), q = test::runModel(model, {{"x", x}});
+  ASSERT_EQ(q.size(), 1u);
+  const size_t classes = 6625, steps = f[0].size() / classes;
+  auto argmax = [&](const std::vector<float>& v, size_t row) {
+    return std::max_element(v.begin() + static_cast<ptrdiff_t>(row * classes), v.begin() + static_cast<ptrdiff_t>((row + 1) * classes)) - v.begin();
+  };
+  size_t agree = 0;
+  for (size_t r = 0; r < steps; ++r) agree += argmax(f[0], r) == argmax(q[0], r) ? 1 : 0;
+  EXPECT_GE(static_cast<double>(agree) / static_cast<double>(steps), 0.95) << agree << " of " << steps;
+  SKIP_WITHOUT_ORT();
+  auto ort = test::ortOutputs(test::saveTemp(model, "ppocr_rec_dynamic.onnx"), {{"x", x}});
+  ASSERT_EQ(ort.size(), 1u);
+  size_t ort_agree = 0;
+  for (size_t r = 0; r < steps; ++r) ort_agree += argmax(ort[0], r) == argmax(q[0], r) ? 1 : 0;
+  EXPECT_GE(static_cast<double>(ort_agree) / static_cast<double>(steps), 0.95) << ort_agree << " of " << steps;
 }
 
 TEST(QuantizeDynamic, TinyTransformerLosesAtMostHalfAPoint) {
