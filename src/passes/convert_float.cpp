@@ -10,6 +10,9 @@
 //     subnormal (so an epsilon never becomes 0 and a division never becomes x/0);
 //   - a Cast is inserted wherever a value crosses between a float32 and a low node (one per
 //     value, target type and graph), and before graph outputs whose type must stay float32;
+//   - with data in the PassContext (float16 compute only), the float32 model runs on it first and
+//     a node any of whose float inputs or outputs reached half of float16's largest value
+//     (32752) stays float32: activation ranges decide where the block-list cannot;
 //   - compute=false ("storage only", the default for bf16 because ONNX Runtime's CPU provider has
 //     almost no bfloat16 kernels) keeps every node in float32 and stores constants of 16 or more
 //     elements in the 16-bit type with a Cast to float32 in front of their readers.
@@ -24,6 +27,7 @@
 #include "nncompress/passes/pass.h"
 #include "passes/dtype_inference.h"
 #include "passes/pass_record.h"
+#include "passes/value_ranges.h"
 
 namespace nnc {
 namespace {
@@ -83,10 +87,16 @@ class FloatConverter {
  public:
   FloatConverter(Model& model, const ConvertFloatOptions& options) : model_(model), options_(options), types_(model) {}
 
-  Expected<PassResult> run() {
+  Expected<PassResult> run(const PassContext& context) {
     if (options_.low == DType::kBFloat16 && model_.opsetVersion("") < 13)
       return unsupported("convert-float: bfloat16 needs opset 13 or newer (Cast to bfloat16); the model imports opset " +
                          std::to_string(model_.opsetVersion("")));
+    if (context.data != nullptr && options_.compute && options_.low == DType::kFloat16) {
+      auto ranges = observeMaxAbs(model_, *context.data, 32, context.threads);
+      if (!ranges) return ranges.status().withContext("convert-float: measuring activation ranges on the data");
+      ranges_ = std::move(*ranges);
+      samples_observed_ = context.data->size();
+    }
     collectConstants(*model_.graph);
     forEachNode(*model_.graph, [&](Node& node) {
       if (isLowNode(node)) low_nodes_.insert(&node);
@@ -125,6 +135,10 @@ class FloatConverter {
       }
     }
     if (!any_float) return false;
+    if (overflowsOnData(node)) {
+      kept_for_range_.insert(&node);
+      return false;
+    }
     for (size_t i = 0; i < node.outputs().size(); ++i) {
       const Value* out = node.output(i);
       if (out == nullptr) continue;
@@ -134,6 +148,22 @@ class FloatConverter {
       if (node.op_type == "LayerNormalization" && i > 0 && (!out->uses().empty() || out->isGraphOutput())) return false;
     }
     return true;
+  }
+
+  // Whether the data drove one of the node's float32 inputs or outputs to within a factor 2 of
+  // float16's largest value (the margin covers samples the data does not have).
+  bool overflowsOnData(const Node& node) const {
+    if (ranges_.empty()) return false;
+    auto over = [&](const Value* v) {
+      if (v == nullptr || !isFloat32(v)) return false;
+      auto it = ranges_.find(v);
+      return it != ranges_.end() && it->second > 65504.0f / 2;
+    };
+    for (const Value* v : node.inputs())
+      if (over(v)) return true;
+    for (const Value* v : node.outputs())
+      if (over(v)) return true;
+    return false;
   }
 
   // Which float32 values become 16-bit.
@@ -289,6 +319,8 @@ class FloatConverter {
     int64_t out_of_range = 0;
     for (const auto& [value, fits] : constants_) out_of_range += fits ? 0 : 1;
     r.stats["constants_out_of_range"] = out_of_range;
+    r.stats["samples_observed"] = samples_observed_;
+    r.stats["nodes_kept_for_activation_range"] = kept_for_range_.size();
     // Which op types stayed float32 (sorted, deterministic).
     std::map<std::string, int64_t> kept;
     forEachNode(*model_.graph, [&](Node& node) {
@@ -299,6 +331,7 @@ class FloatConverter {
     s << low_nodes_.size() << " nodes compute in " << low << ", " << constants_converted_ << " constants stored as " << low << " ("
       << casts_inserted_ << " Casts inserted";
     if (out_of_range > 0) s << ", " << out_of_range << " constants outside the " << low << " range kept float32";
+    if (!kept_for_range_.empty()) s << ", " << kept_for_range_.size() << " nodes kept float32 for their activation range";
     s << ")";
     r.summary = s.str();
     return r;
@@ -309,7 +342,10 @@ class FloatConverter {
   DTypeMap types_;
   std::map<const Value*, bool> constants_;  // float32 constant -> fits the 16-bit type
   std::set<const Node*> low_nodes_;
+  mutable std::set<const Node*> kept_for_range_;  // filled by isLowNode()
   std::set<const Value*> low_values_;
+  std::map<const Value*, float> ranges_;  // max |x| on the data (main graph), when data is given
+  int64_t samples_observed_ = 0;
   std::map<std::tuple<Graph*, Value*, DType>, Value*> casts_;
   std::set<const Node*> casts_created_;
   int64_t constants_converted_ = 0, casts_inserted_ = 0, tiny_values_raised_ = 0;
@@ -320,7 +356,7 @@ class ConvertFloatPass final : public Pass {
  public:
   explicit ConvertFloatPass(ConvertFloatOptions options) : options_(std::move(options)) {}
   std::string name() const override { return "convert-float"; }
-  Expected<PassResult> run(Model& model, PassContext&) override { return FloatConverter(model, options_).run(); }
+  Expected<PassResult> run(Model& model, PassContext& context) override { return FloatConverter(model, options_).run(context); }
 
  private:
   ConvertFloatOptions options_;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sys/wait.h>
 
+#include "nncompress/data/npy.h"
 #include "nncompress/onnx/checker.h"
 #include "nncompress/onnx/import.h"
 #include "test_util.h"
@@ -89,6 +90,28 @@ g (float[4] x) => (float[4] y) { y = Relu(x) }
   EXPECT_EQ(refused.exit_code, 4) << refused.err;
   EXPECT_NE(refused.err.find("opset 13"), std::string::npos) << refused.err;
   EXPECT_FALSE(fs::exists(dir + "/x.onnx"));
+  fs::remove_all(dir);
+}
+
+TEST(ConvertFloatCli, DataKeepsOverflowingNodesInFloat32) {
+  const std::string dir = test::makeTempDir();
+  const std::string in = writeModel(dir, R"(
+<ir_version: 7, opset_import: ["" : 13]>
+g (float[N,3] x) => (float[N,3] y) <float k1 = {1000.0}, float k2 = {100.0}, float k3 = {0.0001}> {
+  a = Mul(x, k1)
+  b = Mul(a, k2)
+  y = Mul(b, k3)
+}
+)");
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {2, 3}, std::vector<float>{0.9f, -0.5f, 0.25f, -1.0f, 0.75f, 0.1f});
+  ASSERT_TRUE(writeNpy(dir + "/x.npy", x, true).isOk());
+  auto r = run("--json convert " + in + " -o " + dir + "/out.onnx --fp16 --data " + dir + "/x.npy");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["convert_float"]["nodes_kept_for_activation_range"], 2) << r.out;
+  EXPECT_EQ(j["convert_float"]["samples_observed"], 2) << r.out;
+  EXPECT_EQ(run("convert " + in + " -o " + dir + "/bf.onnx --bf16 --data " + dir + "/x.npy").exit_code, 2);
+  EXPECT_EQ(run("convert " + in + " -o " + dir + "/no.onnx --fp16 --data " + dir + "/missing.npy").exit_code, 5);
   fs::remove_all(dir);
 }
 

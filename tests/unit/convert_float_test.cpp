@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "model_eval_util.h"
+#include "nncompress/data/dataset.h"
 #include "nncompress/ir/half.h"
 #include "nncompress/onnx/checker.h"
 #include "nncompress/onnx/export.h"
@@ -212,6 +213,47 @@ g (bool c, float[3] x) => (float[3] y) {
     ASSERT_EQ(b.size(), 1u);
     for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(b[0][i], a[0][i], 0.01);
   }
+}
+
+// b = x * 1e5 overflows float16 although every weight fits: only activation ranges can tell.
+// With data in the PassContext the nodes touching b stay float32.
+TEST(ConvertFloat, DataKeepsOverflowingActivationsInFloat32) {
+  const char* text = R"(
+<ir_version: 7, opset_import: ["" : 13]>
+g (float[N,3] x) => (float[N,3] y) <float k1 = {1000.0}, float k2 = {100.0}, float k3 = {0.0001}> {
+  a = Mul(x, k1)
+  b = Mul(a, k2)
+  y = Mul(b, k3)
+}
+)";
+  Tensor x = Tensor::fromValues<float>(DType::kFloat, {2, 3}, std::vector<float>{0.9f, -0.5f, 0.25f, -1.0f, 0.75f, 0.1f});
+  Model blind = importText(text);
+  test::runPassText(blind, "convert-float{type=fp16}");
+  auto inf = test::runModel(blind, {{"x", x}});
+  ASSERT_EQ(inf.size(), 1u);
+  EXPECT_TRUE(std::isinf(inf[0][0])) << "without data, 0.9 * 1e5 overflows float16";
+
+  Model model = importText(text);
+  Model original = test::copyModel(model);
+  Dataset data;
+  data.addInput("x", arraySource(x, "x"));
+  PassContext context;
+  context.data = &data;
+  auto pass = createPass(PassSpec{"convert-float", {{"type", "fp16"}}});
+  ASSERT_TRUE(pass.isOk());
+  auto result = (*pass)->run(model, context);
+  ASSERT_TRUE(result.isOk()) << result.status().message();
+  EXPECT_EQ(result->stats["nodes_kept_for_activation_range"], 2) << result->summary;
+  EXPECT_EQ(result->stats["nodes_converted"], 1) << result->summary;
+  EXPECT_EQ(result->stats["samples_observed"], 2);
+  EXPECT_EQ(model.graph->findValue("k2")->initializer()->dtype, DType::kFloat);
+  auto a = test::runModel(original, {{"x", x}}), c = test::runModel(model, {{"x", x}});
+  ASSERT_EQ(c.size(), 1u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_TRUE(std::isfinite(c[0][i])) << i;
+    EXPECT_NEAR(c[0][i], a[0][i], 0.01) << i;
+  }
+  expectValid(model);
 }
 
 TEST(ConvertFloat, Bfloat16StoresWeightsAndComputesInFloat32) {

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cli.h"
+#include "cli_data.h"
 #include "nncompress/onnx/export.h"
 #include "nncompress/onnx/import.h"
 #include "nncompress/passes/pass.h"
@@ -22,6 +23,7 @@ struct ConvertOptions {
   bool fp16 = false, bf16 = false;
   bool keep_io_types = true;
   std::string block;  // extra op types kept in float32, comma separated
+  DataCliOptions data;  // --fp16 with --data: activation ranges keep overflowing nodes float32
 };
 
 // The convert-float pass spec for the float flags, or nothing when no float conversion is asked.
@@ -54,6 +56,12 @@ Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
   app->add_flag("--keep-io-types,!--no-keep-io-types", options->keep_io_types,
                 "Graph inputs and outputs keep float32 (default on); --no-keep-io-types makes them 16-bit");
   app->add_option("--block", options->block, "Extra op types kept in float32 (comma separated), besides the default block-list");
+  app->add_option("--data", options->data.data,
+                  "With --fp16: samples [INPUT=]PATH (see docs/data.md); nodes whose activations reach float16's range stay float32");
+  app->add_option("--scale", options->data.scale, "With --data: multiply samples by this (e.g. 1/255)")->default_str("1");
+  app->add_option("--mean", options->data.mean, "With --data: per-channel mean subtracted after --scale")->delimiter(',');
+  app->add_option("--std", options->data.std, "With --data: per-channel std divided after --mean")->delimiter(',');
+  app->add_option("--limit", options->data.limit, "With --data: use only the first N samples (0: all)")->check(CLI::NonNegativeNumber);
   return {app, [options, app, &global]() -> int {
             auto start = std::chrono::steady_clock::now();
             SaveOptions save;
@@ -81,12 +89,22 @@ Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
               PassContext context;
               context.seed = global.seed;
               context.threads = global.threads;
+              std::optional<Dataset> dataset;
+              if (!options->data.data.empty()) {
+                if (!options->fp16) return reportError(invalidArgument("--data needs --fp16 (it decides which nodes stay float32)"));
+                auto session = Session::create(*model, {global.threads, nullptr});
+                if (!session) return reportError(session.status());
+                auto built = buildDataset(**session, options->data);
+                if (!built) return reportError(built.status());
+                dataset.emplace(std::move(*built));
+                context.data = &*dataset;
+              }
               auto result = (*pass)->run(*model, context);
               if (!result) return reportError(result.status().withContext(options->model));
               pass_stats = result->stats;
               if (!global.quiet && !global.json) std::printf("convert-float: %s\n", result->summary.c_str());
-            } else if (!options->block.empty() || app->count("--no-keep-io-types") > 0) {
-              return reportError(invalidArgument("--block and --no-keep-io-types need --fp16 or --bf16"));
+            } else if (!options->block.empty() || app->count("--no-keep-io-types") > 0 || !options->data.data.empty()) {
+              return reportError(invalidArgument("--block, --data and --no-keep-io-types need --fp16 or --bf16"));
             }
             auto saved = saveModel(*model, global.output, save);
             if (!saved) return reportError(saved.status());
