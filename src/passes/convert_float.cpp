@@ -27,6 +27,7 @@
 #include "nncompress/passes/pass.h"
 #include "passes/dtype_inference.h"
 #include "passes/pass_record.h"
+#include "passes/unique_names.h"
 #include "passes/value_ranges.h"
 
 namespace nnc {
@@ -85,7 +86,8 @@ bool fitsLow(const Tensor& t, DType low) {
 
 class FloatConverter {
  public:
-  FloatConverter(Model& model, const ConvertFloatOptions& options) : model_(model), options_(options), types_(model) {}
+  FloatConverter(Model& model, const ConvertFloatOptions& options)
+      : model_(model), options_(options), types_(model), node_names_(model) {}
 
   Expected<PassResult> run(const PassContext& context) {
     if (options_.low == DType::kBFloat16 && model_.opsetVersion("") < 13)
@@ -227,7 +229,7 @@ class FloatConverter {
     auto it = casts_.find(key);
     if (it != casts_.end()) return it->second;
     Node* cast = graph.insertNodeBefore(before, "Cast");
-    cast->name = value->name() + (want == DType::kFloat ? "_to_fp32" : "_to_low");
+    cast->name = node_names_.make(value->name() + (want == DType::kFloat ? "_to_fp32" : "_to_low"));
     Attribute to;
     to.name = "to";
     to.type = AttrType::kInt;
@@ -289,7 +291,7 @@ class FloatConverter {
       auto out = graph.addNamedValue(name);
       NNC_ENFORCE(out.isOk(), "the output's old name is free after renaming");
       Node* cast = graph.appendNode("Cast");
-      cast->name = name + "_to_fp32";
+      cast->name = node_names_.make(name + "_to_fp32");
       Attribute to;
       to.name = "to";
       to.type = AttrType::kInt;
@@ -340,6 +342,7 @@ class FloatConverter {
   Model& model_;
   const ConvertFloatOptions& options_;
   DTypeMap types_;
+  UniqueNodeNames node_names_;
   std::map<const Value*, bool> constants_;  // float32 constant -> fits the 16-bit type
   std::set<const Node*> low_nodes_;
   mutable std::set<const Node*> kept_for_range_;  // filled by isLowNode()

@@ -19,6 +19,7 @@
 #include "passes/matmul_weights.h"
 #include "passes/opset_upgrade.h"
 #include "passes/pass_record.h"
+#include "passes/unique_names.h"
 
 namespace nnc {
 namespace {
@@ -37,7 +38,7 @@ struct QuantizedActivation {
 
 class DynamicQuantizer {
  public:
-  DynamicQuantizer(Model& model, const DynamicOptions& options) : model_(model), options_(options), types_(model) {}
+  DynamicQuantizer(Model& model, const DynamicOptions& options) : model_(model), options_(options), types_(model), node_names_(model) {}
 
   Expected<PassResult> run() {
     // DynamicQuantizeLinear needs opset 11: older models are raised to 11 when that changes
@@ -90,7 +91,7 @@ class DynamicQuantizer {
     if (it != activations_.end()) return it->second;
     QuantizedActivation a{graph.addValue(x->name() + "_quantized"), graph.addValue(x->name() + "_scale"),
                           graph.addValue(x->name() + "_zero_point")};
-    insertNode(graph, before, "DynamicQuantizeLinear", {x}, {a.q, a.scale, a.zero_point}, x->name() + "_DynamicQuantizeLinear");
+    insertNode(graph, before, "DynamicQuantizeLinear", {x}, {a.q, a.scale, a.zero_point}, node_names_.make(x->name() + "_DynamicQuantizeLinear"));
     activations_[key] = a;
     return a;
   }
@@ -126,12 +127,12 @@ class DynamicQuantizer {
     QuantizedActivation a = quantizeActivation(graph, node->input(0), node);
     WeightValues w = quantizeWeight(graph, c);
     Value* acc = graph.addValue(name + "_int32");
-    insertNode(graph, node, "MatMulInteger", {a.q, w.q, a.zero_point, w.zero_point}, {acc}, name + "_MatMulInteger");
+    insertNode(graph, node, "MatMulInteger", {a.q, w.q, a.zero_point, w.zero_point}, {acc}, node_names_.make(name + "_MatMulInteger"));
     Value* acc_float = graph.addValue(name + "_int32_float");
-    Node* cast = insertNode(graph, node, "Cast", {acc}, {acc_float}, name + "_Cast");
+    Node* cast = insertNode(graph, node, "Cast", {acc}, {acc_float}, node_names_.make(name + "_Cast"));
     setIntAttr(*cast, "to", static_cast<int64_t>(DType::kFloat));
     Value* scale = graph.addValue(name + "_scale");
-    insertNode(graph, node, "Mul", {a.scale, w.scale}, {scale}, name + "_scale_Mul");
+    insertNode(graph, node, "Mul", {a.scale, w.scale}, {scale}, node_names_.make(name + "_scale_Mul"));
     Value* out = node->output(0);
     Value* bias = nullptr;
     if (c.bias != nullptr) {
@@ -146,11 +147,11 @@ class DynamicQuantizer {
     }
     Node* last = nullptr;
     if (bias == nullptr) {
-      last = insertNode(graph, node, "Mul", {acc_float, scale}, {}, name + "_output_Mul");
+      last = insertNode(graph, node, "Mul", {acc_float, scale}, {}, node_names_.make(name + "_output_Mul"));
     } else {
       Value* product = graph.addValue(name + "_product");
-      insertNode(graph, node, "Mul", {acc_float, scale}, {product}, name + "_output_Mul");
-      last = insertNode(graph, node, "Add", {product, bias}, {}, name + "_bias_Add");
+      insertNode(graph, node, "Mul", {acc_float, scale}, {product}, node_names_.make(name + "_output_Mul"));
+      last = insertNode(graph, node, "Add", {product, bias}, {}, node_names_.make(name + "_bias_Add"));
     }
     graph.eraseNodeKeepOutputs(node);
     graph.appendNodeOutput(last, out);
@@ -160,6 +161,7 @@ class DynamicQuantizer {
   Model& model_;
   const DynamicOptions& options_;
   DTypeMap types_;
+  UniqueNodeNames node_names_;
   std::map<std::pair<Graph*, Value*>, QuantizedActivation> activations_;
   std::map<std::tuple<Graph*, Value*, bool, float>, WeightValues> weights_;
   int64_t quantized_ = 0, float_bytes_ = 0, int8_bytes_ = 0;

@@ -19,6 +19,7 @@
 #include "passes/matmul_weights.h"
 #include "passes/opset_upgrade.h"
 #include "passes/pass_record.h"
+#include "passes/unique_names.h"
 
 namespace nnc {
 namespace {
@@ -97,6 +98,7 @@ class WeightQuantizer {
                            "): " + upgraded.message());
     }
     DTypeMap types(model_);
+    UniqueNodeNames node_names(model_);
     auto found = findMatMuls(model_, types, options_.exclude);
     std::map<std::string, int64_t> skipped;
     // (graph, float weight, transB) -> its DequantizeLinear output, shared by the weight's readers.
@@ -125,7 +127,7 @@ class WeightQuantizer {
         Value* q = addInitializer(graph, base + "_quantized", std::move(s.q));
         Value* scale = addInitializer(graph, base + "_scale", std::move(s.scale));
         Value* out = graph.addValue(base + "_dequantized");
-        Node* dq = insertNode(graph, c.node, "DequantizeLinear", {q, scale}, {out}, base + "_DequantizeLinear");
+        Node* dq = insertNode(graph, c.node, "DequantizeLinear", {q, scale}, {out}, node_names.make(base + "_DequantizeLinear"));
         setIntAttr(*dq, "axis", s.axis);
         if (s.block > 0) setIntAttr(*dq, "block_size", s.block);
         it = dequantized.emplace(key, out).first;

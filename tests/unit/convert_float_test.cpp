@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "model_eval_util.h"
 #include "nncompress/data/dataset.h"
@@ -82,6 +83,11 @@ TEST(ConvertFloat, ComputesInFloat16WithCastsAtTheBoundaries) {
   EXPECT_EQ(y->producer()->input(0)->producer()->op_type, "Relu");
   EXPECT_EQ(countOps(model, "Cast"), 3);
   expectValid(model);
+  // y is both read by TopK and a graph output: two Casts of y, and ONNX Runtime refuses a graph
+  // whose nodes share a name.
+  std::set<std::string> names;
+  for (Node* n : model.graph->nodes())
+    if (!n->name.empty()) EXPECT_TRUE(names.insert(n->name).second) << "duplicate node name " << n->name;
 
   // Values: the float16 result is the float32 one to float16 precision (inputs in [-1, 1),
   // |y| <= 8: an error below 8 * 2^-10 per rounding, a few roundings).
@@ -101,6 +107,12 @@ TEST(ConvertFloat, ComputesInFloat16WithCastsAtTheBoundaries) {
       EXPECT_NE(value.find(std::string("nncompress ") + NNC_VERSION), std::string::npos) << value;
     }
   EXPECT_TRUE(recorded);
+
+  SKIP_WITHOUT_ORT();
+  auto ort = test::ortOutputs(test::saveTemp(model, "small_fp16.onnx"), inputs);
+  ASSERT_EQ(ort.size(), 2u);
+  for (size_t o = 0; o < 2; ++o)
+    for (size_t i = 0; i < c[o].size(); ++i) EXPECT_NEAR(ort[o][i], c[o][i], 0.01) << "output " << o << " element " << i;
 }
 
 TEST(ConvertFloat, WithoutKeepIoTypesInputsAndOutputsBecomeFloat16) {

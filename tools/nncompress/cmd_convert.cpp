@@ -43,7 +43,7 @@ std::optional<PassSpec> floatSpec(const ConvertOptions& o) {
 
 Command addConvertCommand(CLI::App& root, GlobalOptions& global) {
   auto options = std::make_shared<ConvertOptions>();
-  CLI::App* app = root.add_subcommand("convert", "Re-write a model through nncompress's IR (e.g. to or from external data)");
+  CLI::App* app = root.add_subcommand("convert", "Re-write a model through nncompress's IR (to or from external data, to float16 or bfloat16)");
   app->add_option("model", options->model, "The input .onnx model")->required();
   app->add_option("-o,--output", global.output, "Output .onnx path")->required();
   app->add_option("--external-data", options->external_data,
