@@ -7,6 +7,7 @@ Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createConvertFloatPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizeDynamicPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizeWeightsPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
 
 namespace {
 
@@ -20,6 +21,7 @@ constexpr PassEntry kPasses[] = {
     {"convert-float", createConvertFloatPass},
     {"quantize-dynamic", createQuantizeDynamicPass},
     {"quantize-weights", createQuantizeWeightsPass},
+    {"prune-channels", createPruneChannelsPass},
 };
 
 }  // namespace
