@@ -4,6 +4,9 @@
 namespace nnc {
 
 Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createConvertFloatPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createQuantizeDynamicPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createQuantizeWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
@@ -17,6 +20,9 @@ struct PassEntry {
 
 constexpr PassEntry kPasses[] = {
     {"canonicalize", createCanonicalizePass},
+    {"convert-float", createConvertFloatPass},
+    {"quantize-dynamic", createQuantizeDynamicPass},
+    {"quantize-weights", createQuantizeWeightsPass},
     {"prune-channels", createPruneChannelsPass},
     {"prune-weights", createPruneWeightsPass},
     {"sparse-storage", createSparseStoragePass},
