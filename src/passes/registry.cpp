@@ -4,6 +4,7 @@
 namespace nnc {
 
 Expected<std::unique_ptr<Pass>> createCanonicalizePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec);
 
 namespace {
 
@@ -14,6 +15,7 @@ struct PassEntry {
 
 constexpr PassEntry kPasses[] = {
     {"canonicalize", createCanonicalizePass},
+    {"quantize", createQuantizePass},
 };
 
 }  // namespace

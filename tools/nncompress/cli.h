@@ -57,5 +57,7 @@ Command addEvalCommand(CLI::App& root, GlobalOptions& global);
 Command addCompareCommand(CLI::App& root, GlobalOptions& global);
 Command addBenchCommand(CLI::App& root, GlobalOptions& global);
 Command addCanonicalizeCommand(CLI::App& root, GlobalOptions& global);
+Command addCalibrateCommand(CLI::App& root, GlobalOptions& global);
+Command addQuantizeCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

@@ -13,6 +13,7 @@
 namespace nnc {
 
 class Dataset;
+struct ActivationRanges;
 
 // One pass and its options as written in a pipeline.
 struct PassSpec {
@@ -30,6 +31,7 @@ struct PassContext {
   uint64_t seed = 0;
   int threads = 0;
   const Dataset* data = nullptr;  // calibration / importance data, when given
+  const ActivationRanges* ranges = nullptr;  // activation ranges (a ranges file), when given
 };
 
 // What a pass did: whether the model changed, a one-line summary, and statistics for reports.
