@@ -60,6 +60,11 @@ constexpr OpRule kRules[] = {
     {"SpaceToDepth", Kind::kShape, -1, -1},
 };
 
+// Names of new values derive from the value they quantize ("x" -> "x_q", "x_dq", "x_scale").
+// Short suffixes and unnamed Q/DQ nodes: on small models, names are a visible part of the file.
+constexpr const char* kQuantizedSuffix = "_q";
+constexpr const char* kDequantizedSuffix = "_dq";
+
 bool isDefaultDomain(const Node& n) { return n.domain.empty() || n.domain == "ai.onnx"; }
 
 const OpRule* findRule(const Node& n) {
@@ -275,18 +280,27 @@ class QdqRewriter {
     ActivationQ q;
     q.params = quant::activationParams(range->min, range->max, options_.activation_type);
     q.scale = addInitializer(root->name() + "_scale", Tensor::fromValues<float>(DType::kFloat, {}, {q.params.scale}));
-    if (q.params.type == DType::kUInt8)
-      q.zero_point = addInitializer(root->name() + "_zero_point",
-                                    Tensor::fromValues<uint8_t>(DType::kUInt8, {}, {static_cast<uint8_t>(q.params.zero_point)}));
-    else
-      q.zero_point = addInitializer(root->name() + "_zero_point",
-                                    Tensor::fromValues<int8_t>(DType::kInt8, {}, {static_cast<int8_t>(q.params.zero_point)}));
+    q.zero_point = zeroPoint(q.params);
     return &params_.emplace(root, q).first->second;
   }
 
-  Node* insertNode(Node* before, const char* op, const std::string& name, const std::vector<Value*>& inputs, Value* output) {
+  // One zero-point initializer per (type, value), shared by all activations that use it: most
+  // activations (ReLU outputs) share zero point 0, and a per-value copy would cost more file
+  // bytes than its one byte of data.
+  Value* zeroPoint(const quant::ActivationParams& p) {
+    const bool is_uint8 = p.type == DType::kUInt8;
+    auto key = std::make_pair(is_uint8, p.zero_point);
+    auto it = zero_points_.find(key);
+    if (it != zero_points_.end()) return it->second;
+    const std::string hint = std::string("zero_point_") + (is_uint8 ? "u8_" : "i8_") + std::to_string(p.zero_point);
+    Value* v = is_uint8 ? addInitializer(hint, Tensor::fromValues<uint8_t>(DType::kUInt8, {}, {static_cast<uint8_t>(p.zero_point)}))
+                        : addInitializer(hint, Tensor::fromValues<int8_t>(DType::kInt8, {}, {static_cast<int8_t>(p.zero_point)}));
+    zero_points_.emplace(key, v);
+    return v;
+  }
+
+  Node* insertNode(Node* before, const char* op, const std::vector<Value*>& inputs, Value* output) {
     Node* n = graph_.insertNodeBefore(before, op);
-    n->name = name;
     for (Value* in : inputs) graph_.appendNodeInput(n, in);
     graph_.appendNodeOutput(n, output);
     return n;
@@ -305,10 +319,10 @@ class QdqRewriter {
     auto it = dq_of_.find(v);
     if (it != dq_of_.end()) return it->second;
     NNC_ASSIGN_OR_RETURN(const ActivationQ* q, activationQ(v));
-    Value* quantized = graph_.addValue(v->name() + "_quantized");
-    Value* dequantized = graph_.addValue(v->name() + "_dequantized");
-    insertNode(before, "QuantizeLinear", v->name() + "_QuantizeLinear", {v, q->scale, q->zero_point}, quantized);
-    insertNode(before, "DequantizeLinear", v->name() + "_DequantizeLinear", {quantized, q->scale, q->zero_point}, dequantized);
+    Value* quantized = graph_.addValue(v->name() + kQuantizedSuffix);
+    Value* dequantized = graph_.addValue(v->name() + kDequantizedSuffix);
+    insertNode(before, "QuantizeLinear", {v, q->scale, q->zero_point}, quantized);
+    insertNode(before, "DequantizeLinear", {quantized, q->scale, q->zero_point}, dequantized);
     ++qdq_pairs_;
     dq_of_.emplace(v, dequantized);
     return dequantized;
@@ -327,14 +341,15 @@ class QdqRewriter {
     auto ref = constantRefOf(w);
     NNC_ENFORCE(ref.has_value(), "weight must be a constant");
     quant::QuantizedWeight q = quant::quantizeWeight(ref->tensor(), axis, options_.reduce_range ? 63 : 127);
-    Value* values = addInitializer(w->name() + "_quantized", std::move(q.values));
+    Value* values = addInitializer(w->name() + kQuantizedSuffix, std::move(q.values));
     std::vector<int64_t> scale_shape;
     if (axis >= 0) scale_shape.push_back(static_cast<int64_t>(q.scales.size()));
     Value* scale = addInitializer(w->name() + "_scale", Tensor::fromValues<float>(DType::kFloat, scale_shape, q.scales));
-    Value* out = graph_.addValue(w->name() + "_dequantized");
-    Node* dq = insertNode(before, "DequantizeLinear", w->name() + "_DequantizeLinear", {values, scale}, out);
+    Value* out = graph_.addValue(w->name() + kDequantizedSuffix);
+    Node* dq = insertNode(before, "DequantizeLinear", {values, scale}, out);
     if (axis >= 0) setAxis(dq, axis);
     maybe_dead_.push_back(w);
+    renames_.emplace_back(w, out);
     ++weights_;
     weight_bytes_before_ += ref->tensor().byteSize();
     WeightDq result{out, q.scales};
@@ -352,14 +367,15 @@ class QdqRewriter {
     if (w.scales.size() != 1 && static_cast<int64_t>(w.scales.size()) != length) return nullptr;
     quant::QuantizedBias q = quant::quantizeBias(ref->tensor(), input_scale, w.scales);
     if (q.clipped > 0) spdlog::warn("quantize: {}: {} bias values saturate int32", n.describe(), q.clipped);
-    Value* values = addInitializer(b->name() + "_quantized", std::move(q.values));
+    Value* values = addInitializer(b->name() + kQuantizedSuffix, std::move(q.values));
     std::vector<int64_t> scale_shape;
     if (q.scales.size() > 1) scale_shape.push_back(static_cast<int64_t>(q.scales.size()));
     Value* scale = addInitializer(b->name() + "_scale", Tensor::fromValues<float>(DType::kFloat, scale_shape, q.scales));
-    Value* out = graph_.addValue(b->name() + "_dequantized");
-    Node* dq = insertNode(before, "DequantizeLinear", b->name() + "_DequantizeLinear", {values, scale}, out);
+    Value* out = graph_.addValue(b->name() + kDequantizedSuffix);
+    Node* dq = insertNode(before, "DequantizeLinear", {values, scale}, out);
     if (q.scales.size() > 1) setAxis(dq, 0);
     maybe_dead_.push_back(b);
+    renames_.emplace_back(b, out);
     ++biases_;
     weight_bytes_before_ += ref->tensor().byteSize();
     return out;
@@ -397,17 +413,24 @@ class QdqRewriter {
     return Status::ok();
   }
 
-  // Float weights, biases and Clip bounds that nothing reads any more.
+  // Float weights, biases and Clip bounds that nothing reads any more. A removed weight's
+  // name passes to its DequantizeLinear output, so the quantized node reads the same name.
   void removeDeadConstants() {
+    std::unordered_set<const Value*> erased;
     for (Value* v : maybe_dead_) {
-      if (v == nullptr || isUsed(v) || v->isGraphInput()) continue;
+      if (v == nullptr || erased.count(v) || isUsed(v) || v->isGraphInput()) continue;
       if (v->initializer() != nullptr) {
         graph_.removeInitializer(v);
-        graph_.eraseValue(v);
       } else if (v->producer() != nullptr && v->producer()->op_type == "Constant") {
         graph_.eraseNode(v->producer());
-        graph_.eraseValue(v);
+      } else {
+        continue;
       }
+      const std::string name = v->name();
+      graph_.eraseValue(v);
+      erased.insert(v);
+      for (const auto& [from, to] : renames_)
+        if (from == v) NNC_ENFORCE(graph_.renameValue(to, name).isOk(), "renaming to a freed name");
     }
     maybe_dead_.clear();
   }
@@ -453,6 +476,8 @@ class QdqRewriter {
   std::unordered_map<const Value*, Value*> dq_of_;
   std::map<std::pair<const Value*, int64_t>, WeightDq> weight_dq_;
   std::vector<Value*> maybe_dead_;
+  std::vector<std::pair<const Value*, Value*>> renames_;  // float constant -> its DQ output
+  std::map<std::pair<bool, int32_t>, Value*> zero_points_;
   std::vector<std::pair<std::string, std::string>> skipped_;
   std::map<std::string, int64_t> quantized_ops_;  // sorted: stable statistics
   int64_t merged_ = 0, qdq_pairs_ = 0, weights_ = 0, biases_ = 0;
