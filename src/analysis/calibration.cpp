@@ -91,7 +91,7 @@ Expected<ActivationRanges> calibrate(const Model& model, const Dataset& dataset,
     size_t i = 0;
     if (it == index.end()) {
       i = entries.size();
-      entries.push_back({value.name(), ValueHistogram(options.bins)});
+      entries.push_back({value.name(), ValueHistogram(options.bins, options.method != RangeMethod::kMinMax)});
       index.emplace(&value, i);
     } else {
       i = it->second;

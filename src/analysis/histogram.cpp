@@ -14,7 +14,7 @@ uint64_t HistogramSide::total() const {
   return sum;
 }
 
-ValueHistogram::ValueHistogram(int bins) {
+ValueHistogram::ValueHistogram(int bins, bool binned) : binned_(binned) {
   NNC_ENFORCE(bins >= 8 && bins % 2 == 0, "histogram bins must be even and >= 8");
   positive_.counts.assign(static_cast<size_t>(bins), 0);
   negative_.counts.assign(static_cast<size_t>(bins), 0);
@@ -61,6 +61,7 @@ void ValueHistogram::add(const float* data, int64_t count) {
   min_ = finite_ == 0 ? batch_min : std::min(min_, batch_min);
   max_ = finite_ == 0 ? batch_max : std::max(max_, batch_max);
   finite_ += finite;
+  if (!binned_) return;
   growTo(positive_, batch_max);
   growTo(negative_, -static_cast<double>(batch_min));
   // Pass 2: binning.
@@ -237,6 +238,7 @@ Range rangeMse(const ValueHistogram& h) {
 }
 
 Range computeRange(const ValueHistogram& h, RangeMethod method, double percentile) {
+  NNC_ENFORCE(method == RangeMethod::kMinMax || h.binned(), "histogram methods need a binned histogram");
   switch (method) {
     case RangeMethod::kMinMax: return rangeMinMax(h);
     case RangeMethod::kPercentile: return rangePercentile(h, percentile);

@@ -84,6 +84,19 @@ TEST(RangeMethods, MseTradesClippingForResolution) {
   EXPECT_EQ(mseThresholdBin({10000, 0, 0, 0, 0, 0, 0, 1}, 4), 1);
 }
 
+TEST(ValueHistogram, UnbinnedKeepsMinMaxOnly) {
+  ValueHistogram h(8, false);
+  const float a[] = {-2, 5, 1};
+  h.add(a, 3);
+  EXPECT_EQ(h.min(), -2);
+  EXPECT_EQ(h.max(), 5);
+  EXPECT_EQ(h.finiteCount(), 3u);
+  EXPECT_EQ(h.positive().total(), 0u);
+  Range r = computeRange(h, RangeMethod::kMinMax, 0);
+  EXPECT_EQ(r.min, -2);
+  EXPECT_EQ(r.max, 5);
+}
+
 TEST(RangeMethods, MethodNamesRoundTrip) {
   for (auto m : {RangeMethod::kMinMax, RangeMethod::kPercentile, RangeMethod::kEntropy, RangeMethod::kMse})
     EXPECT_EQ(*parseRangeMethod(rangeMethodName(m)), m);

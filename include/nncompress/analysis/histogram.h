@@ -25,12 +25,14 @@ struct HistogramSide {
 
 class ValueHistogram {
  public:
-  // `bins` per side: a multiple of 2, at least 8.
-  explicit ValueHistogram(int bins = 2048);
+  // `bins` per side: a multiple of 2, at least 8. Without `binned`, only min/max and counts
+  // are kept (all that the minmax method needs, at a fraction of the cost).
+  explicit ValueHistogram(int bins = 2048, bool binned = true);
   // Adds values; NaN and +-Inf are counted in nonFinite() only.
   void add(const float* data, int64_t count);
 
   bool empty() const { return finite_ == 0; }
+  bool binned() const { return binned_; }
   float min() const { return min_; }  // of finite values; 0 when empty
   float max() const { return max_; }
   uint64_t finiteCount() const { return finite_; }
@@ -41,6 +43,7 @@ class ValueHistogram {
  private:
   void addToSide(HistogramSide& side, const std::vector<float>& magnitudes, float batch_max);
   HistogramSide positive_, negative_;
+  bool binned_ = true;
   float min_ = 0, max_ = 0;
   uint64_t finite_ = 0, non_finite_ = 0;
 };
