@@ -71,6 +71,7 @@ void ValueHistogram::add(const float* data, int64_t count) {
   for (int64_t i = 0; i < count; ++i) {
     const float v = data[i];
     if (!std::isfinite(v)) continue;
+    zeros_ += v == 0 ? 1 : 0;
     if (v >= 0) addMagnitude(positive_, v, pos_scale);
     else addMagnitude(negative_, -static_cast<double>(v), neg_scale);
   }
@@ -169,10 +170,12 @@ int64_t entropyThresholdBin(const std::vector<uint64_t>& counts, int levels) {
     p[static_cast<size_t>(i - 1)] += outliers;
     // Candidate Q: the first i bins merged into `levels` groups, each group's count spread
     // evenly over its nonzero bins (zero bins stay zero, as the quantized value cannot tell).
+    // Group g covers bins [g*i/levels, (g+1)*i/levels): equal widths, as quantization levels
+    // are. (MXNet's i/levels bins per group with the remainder in the last group makes Q
+    // nearly exact just below multiples of `levels`, which pulls thresholds there.)
     q.assign(static_cast<size_t>(i), 0.0);
-    const int64_t merged = i / levels;
     for (int64_t g = 0; g < levels; ++g) {
-      const int64_t start = g * merged, stop = g == levels - 1 ? i : start + merged;
+      const int64_t start = g * i / levels, stop = (g + 1) * i / levels;
       double sum = 0;
       int64_t nonzero = 0;
       for (int64_t j = start; j < stop; ++j) {
@@ -217,6 +220,13 @@ namespace {
 
 bool twoSided(const ValueHistogram& h) { return h.min() < 0 && h.max() > 0; }
 
+// The positive side's counts without the exact zeros (they sit in bin 0).
+std::vector<uint64_t> positiveWithoutZeros(const ValueHistogram& h) {
+  std::vector<uint64_t> c = h.positive().counts;
+  c[0] -= std::min(c[0], h.exactZeros());
+  return c;
+}
+
 }  // namespace
 
 Range rangeEntropy(const ValueHistogram& h) {
@@ -224,7 +234,7 @@ Range rangeEntropy(const ValueHistogram& h) {
   const int levels = twoSided(h) ? 128 : 255;
   const auto& pos = h.positive();
   const auto& neg = h.negative();
-  return combine(h, static_cast<double>(entropyThresholdBin(pos.counts, levels)) * pos.binWidth(),
+  return combine(h, static_cast<double>(entropyThresholdBin(positiveWithoutZeros(h), levels)) * pos.binWidth(),
                  static_cast<double>(entropyThresholdBin(neg.counts, levels)) * neg.binWidth());
 }
 
@@ -233,7 +243,7 @@ Range rangeMse(const ValueHistogram& h) {
   const double levels = twoSided(h) ? 127.5 : 255.0;
   const auto& pos = h.positive();
   const auto& neg = h.negative();
-  return combine(h, static_cast<double>(mseThresholdBin(pos.counts, levels)) * pos.binWidth(),
+  return combine(h, static_cast<double>(mseThresholdBin(positiveWithoutZeros(h), levels)) * pos.binWidth(),
                  static_cast<double>(mseThresholdBin(neg.counts, levels)) * neg.binWidth());
 }
 

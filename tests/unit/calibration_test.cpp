@@ -67,12 +67,32 @@ TEST(RangeMethods, PercentileClipsTheTailToBinEdges) {
 
 TEST(RangeMethods, EntropyMatchesNumpyReference) {
   // Expected bins from an independent numpy implementation of the TensorRT/MXNet algorithm
-  // (reference P with outliers folded into the last bin, Q merged into `levels` groups and
-  // expanded over nonzero bins, both smoothed with eps 1e-4, KL of the normalized pair).
+  // (reference P with outliers folded into the last bin, Q merged into `levels` groups of
+  // bins [g*i/levels, (g+1)*i/levels) and expanded over nonzero bins, both smoothed with eps
+  // 1e-4, KL of the normalized pair).
   EXPECT_EQ(entropyThresholdBin({100, 100, 100, 100, 0, 0, 0, 1}, 2), 8);
   EXPECT_EQ(entropyThresholdBin({50, 40, 30, 20, 10, 5, 2, 1, 0, 1, 0, 0, 0, 0, 0, 1}, 4), 5);
   EXPECT_EQ(entropyThresholdBin({1000, 900, 800, 700, 600, 500, 400, 300, 200, 100, 50, 25, 12, 6, 3, 1}, 4), 9);
   EXPECT_EQ(entropyThresholdBin({5, 5, 5, 0}, 4), 3);  // fewer used bins than levels: keep all
+  EXPECT_EQ(entropyThresholdBin({0, 9, 7, 5, 3, 2, 1, 1, 0, 0, 0, 1}, 3), 7);
+  EXPECT_EQ(entropyThresholdBin({20, 10, 9, 8, 7, 5, 3, 2, 1, 1, 1, 1, 0, 0, 1}, 4), 7);
+  // MXNet's grouping (i/levels bins each, remainder in the last group) would pick 7 here.
+  EXPECT_EQ(entropyThresholdBin({1, 9, 7, 5, 3, 2, 1, 1, 1, 0, 0, 1, 0, 1}, 4), 5);
+}
+
+TEST(RangeMethods, ExactZerosDoNotMoveEntropyOrMseThresholds) {
+  // A ReLU-like distribution, then the same with many exact zeros added (as ReLU makes).
+  std::vector<float> v;
+  for (int i = 1; i <= 4000; ++i) v.push_back(static_cast<float>(std::exp(-i / 400.0) * 6));
+  ValueHistogram plain(256), zeros(256);
+  plain.add(v.data(), static_cast<int64_t>(v.size()));
+  zeros.add(v.data(), static_cast<int64_t>(v.size()));
+  std::vector<float> z(50000, 0.0f);
+  zeros.add(z.data(), static_cast<int64_t>(z.size()));
+  EXPECT_EQ(zeros.exactZeros(), 50000u);
+  EXPECT_EQ(rangeEntropy(zeros).max, rangeEntropy(plain).max);
+  EXPECT_EQ(rangeMse(zeros).max, rangeMse(plain).max);
+  EXPECT_LT(rangeEntropy(plain).max, 6.0f);  // the sparse tail is clipped
 }
 
 TEST(RangeMethods, MseTradesClippingForResolution) {

@@ -37,6 +37,7 @@ class ValueHistogram {
   float max() const { return max_; }
   uint64_t finiteCount() const { return finite_; }
   uint64_t nonFinite() const { return non_finite_; }
+  uint64_t exactZeros() const { return zeros_; }  // counted in positive().counts[0] too
   const HistogramSide& positive() const { return positive_; }  // x >= 0
   const HistogramSide& negative() const { return negative_; }  // -x for x < 0
 
@@ -45,7 +46,7 @@ class ValueHistogram {
   HistogramSide positive_, negative_;
   bool binned_ = true;
   float min_ = 0, max_ = 0;
-  uint64_t finite_ = 0, non_finite_ = 0;
+  uint64_t finite_ = 0, non_finite_ = 0, zeros_ = 0;
 };
 
 // How calibration turns statistics into a range.
@@ -66,10 +67,13 @@ Range rangeMinMax(const ValueHistogram& h);
 Range rangePercentile(const ValueHistogram& h, double percentile);
 // Per side, the threshold that minimizes the KL divergence between the clipped distribution
 // and its quantized version (TensorRT's method): 128 levels per side when both sides hold
-// values, 255 when only one does (uint8 over [0, t]).
+// values, 255 when only one does (uint8 over [0, t]). Exact zeros are left out: quantization
+// represents 0 exactly, and the spike of ReLU/ReLU6 zeros smeared over the first level would
+// otherwise push the threshold far down (MobileNet's ReLU6 outputs clipped to 1.5 instead of 6).
 Range rangeEntropy(const ValueHistogram& h);
 // Per side, the threshold that minimizes the expected squared error: clipping error of values
-// beyond it plus step^2/12 rounding error for values inside (same level counts as entropy).
+// beyond it plus step^2/12 rounding error for values inside (same level counts as entropy;
+// exact zeros, which have no error, left out).
 Range rangeMse(const ValueHistogram& h);
 // Dispatches on `method` (percentile used only by kPercentile).
 Range computeRange(const ValueHistogram& h, RangeMethod method, double percentile);
