@@ -8,7 +8,9 @@
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -429,8 +431,13 @@ class QdqRewriter {
       const std::string name = v->name();
       graph_.eraseValue(v);
       erased.insert(v);
-      for (const auto& [from, to] : renames_)
-        if (from == v) NNC_ENFORCE(graph_.renameValue(to, name).isOk(), "renaming to a freed name");
+      for (const auto& [from, to] : renames_) {
+        if (from != v) continue;
+        // The first dequantized copy takes the name (a weight quantized along two axes for two
+        // readers has two copies; the second keeps its suffix).
+        NNC_ENFORCE(graph_.renameValue(to, name).isOk(), "renaming to a freed name");
+        break;
+      }
     }
     maybe_dead_.clear();
   }

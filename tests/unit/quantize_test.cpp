@@ -315,6 +315,33 @@ TEST(QuantizeQdq, ClipNotMergedWhenQuantizeCannotClampExactly) {
   EXPECT_EQ(qOf(model, "a"), nullptr);  // Clip stays float, reading the float Add output
 }
 
+TEST(QuantizeQdq, WeightSharedAlongTwoAxes) {
+  // One constant read by MatMul (per column, axis 1) and by Gemm with transB (axis 0).
+  const std::string text = std::string(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (float[N, 4] x) => (float[N, 4] y) <float[4, 4] w = {)") + values(16, 1.5) + R"(}> {
+      a = MatMul(x, w)
+      b = Gemm<transB = 1>(x, w)
+      y = Add(a, b)
+    })";
+  onnx::ModelProto proto = test::parseText(text.c_str());
+  Model model = std::move(importModel(proto, "")).value();
+  std::vector<float> v;
+  for (int i = 0; i < 32; ++i) v.push_back(static_cast<float>(std::cos(0.3 * i)));
+  Dataset data;
+  data.addInput("x", arraySource(floatTensor({8, 4}, v), "x"));
+  const ActivationRanges ranges = *calibrate(model, data, {});
+  ASSERT_TRUE(quantizeQdq(model, ranges, {}).isOk());
+  EXPECT_EQ(checkModel(model).result, CheckResult::kValid) << checkModel(model).message;
+  const Node* matmul = nodesOf(model, "MatMul")[0];
+  const Node* gemm = nodesOf(model, "Gemm")[0];
+  EXPECT_EQ(matmul->input(1)->producer()->attrInt("axis", -99), 1);
+  EXPECT_EQ(gemm->input(1)->producer()->attrInt("axis", -99), 0);
+  EXPECT_EQ(matmul->input(1)->name(), "w");  // the first copy takes the freed name
+  EXPECT_NE(gemm->input(1)->name(), "w");
+  EXPECT_EQ(model.graph->findValue("w")->initializer(), nullptr);
+}
+
 TEST(QuantizeQdq, DeterministicBytes) {
   std::string first;
   for (int round = 0; round < 2; ++round) {
