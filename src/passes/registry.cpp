@@ -10,6 +10,7 @@ Expected<std::unique_ptr<Pass>> createQuantizeWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec);
 
 namespace {
 
@@ -26,6 +27,7 @@ constexpr PassEntry kPasses[] = {
     {"prune-channels", createPruneChannelsPass},
     {"prune-weights", createPruneWeightsPass},
     {"sparse-storage", createSparseStoragePass},
+    {"quantize", createQuantizePass},
 };
 
 }  // namespace

@@ -58,5 +58,7 @@ Command addCompareCommand(CLI::App& root, GlobalOptions& global);
 Command addBenchCommand(CLI::App& root, GlobalOptions& global);
 Command addCanonicalizeCommand(CLI::App& root, GlobalOptions& global);
 Command addPruneCommand(CLI::App& root, GlobalOptions& global);
+Command addCalibrateCommand(CLI::App& root, GlobalOptions& global);
+Command addQuantizeCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

@@ -6,11 +6,15 @@ namespace nnc::cli {
 void addDataOptions(CLI::App* app, DataCliOptions& options, bool with_labels) {
   app->add_option("--data", options.data, "Samples: [INPUT=]PATH: .npy, .npz, idx(.gz), ONNX test_data_set folder, image folder (see docs/data.md)")->required();
   if (with_labels) app->add_option("--labels", options.labels, "Labels: .npy, idx(.gz) or text, one integer per sample (class subfolders of an image folder give labels too)");
+  addPreprocessOptions(app, options);
+  app->add_option("--limit", options.limit, "Use only the first N samples (0: all)")->check(CLI::NonNegativeNumber);
+}
+
+void addPreprocessOptions(CLI::App* app, DataCliOptions& options) {
   app->add_option("--scale", options.scale, "Multiply samples by this (e.g. 1/255) when feeding float inputs")->default_str("1");
   app->add_option("--mean", options.mean, "Per-channel mean subtracted after --scale")->delimiter(',');
   app->add_option("--std", options.std, "Per-channel std divided after --mean")->delimiter(',');
   app->add_option("--batch-size", options.batch_size, "Samples per run")->default_str("32")->check(CLI::PositiveNumber);
-  app->add_option("--limit", options.limit, "Use only the first N samples (0: all)")->check(CLI::NonNegativeNumber);
   app->add_option("--resize", options.image.resize, "Images: scale the shorter side to N pixels (bilinear)")->check(CLI::NonNegativeNumber);
   app->add_option("--crop", options.image.crop, "Images: center crop to N x N after --resize")->check(CLI::NonNegativeNumber);
   app->add_flag("--nhwc", options.image.nhwc, "Images: samples as [H,W,C] instead of [C,H,W]");
@@ -45,7 +49,7 @@ Expected<Dataset> buildDataset(const Session& session, const DataCliOptions& opt
   DataOptions data_options;
   data_options.image = options.image;
   for (const std::string& spec : options.data)
-    NNC_RETURN_IF_ERROR(addDataSpec(dataset, session, spec, data_options).withContext("--data"));
+    NNC_RETURN_IF_ERROR(addDataSpec(dataset, session, spec, data_options).withContext(options.data_flag));
   if (!options.labels.empty()) {
     auto labels = readLabels(options.labels);
     if (!labels) return labels.status().withContext("--labels");

@@ -19,9 +19,13 @@ struct DataCliOptions {
   int64_t batch_size = 32;
   int64_t limit = 0;                // 0: all samples
   ImageOptions image;               // --resize, --crop, --nhwc, --bgr, --grayscale
+  std::string data_flag = "--data";  // how error messages name the data option
 };
 
 void addDataOptions(CLI::App* app, DataCliOptions& options, bool with_labels);
+// The preprocessing and batching options alone (--scale, --mean, --std, --batch-size, images),
+// for commands that name their data option differently (calibrate, quantize: --calib-data).
+void addPreprocessOptions(CLI::App* app, DataCliOptions& options);
 
 // Builds the dataset for a session from the options; errors name the option.
 Expected<Dataset> buildDataset(const Session& session, const DataCliOptions& options);

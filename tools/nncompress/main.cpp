@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   commands.push_back(addBenchCommand(app, global));
   commands.push_back(addCanonicalizeCommand(app, global));
   commands.push_back(addPruneCommand(app, global));
+  commands.push_back(addCalibrateCommand(app, global));
+  commands.push_back(addQuantizeCommand(app, global));
 
   try {
     app.parse(argc, argv);

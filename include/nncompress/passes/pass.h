@@ -14,6 +14,7 @@
 namespace nnc {
 
 class Dataset;
+struct ActivationRanges;
 
 // One pass and its options as written in a pipeline.
 struct PassSpec {
@@ -33,6 +34,7 @@ struct PassContext {
   const Dataset* data = nullptr;  // calibration / importance data, when given
   // Reports long work (e.g. calibration runs): (what, done, total). May be empty.
   std::function<void(const std::string&, int64_t, int64_t)> progress;
+  const ActivationRanges* ranges = nullptr;  // activation ranges (a ranges file), when given
 };
 
 // What a pass did: whether the model changed, a one-line summary, and statistics for reports.
