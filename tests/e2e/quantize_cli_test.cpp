@@ -191,6 +191,50 @@ TEST_F(QuantizeCli, ProgressAndSummaryLines) {
   EXPECT_NE(q.out.find("quantized 3 nodes (Gemm 3), merged 2 Relu/Clip"), std::string::npos);
 }
 
+// Issue 4: dynamic int8 on the tiny transformer loses at most 0.5 point, and ONNX Runtime agrees.
+TEST(QuantizeModes, DynamicTransformerKeepsAccuracy) {
+  const std::string input = modelsDir() + "/tiny_transformer.onnx";
+  if (!fs::exists(input)) GTEST_SKIP() << "no " << input;
+  const std::string out = test::makeTempDir() + "/dyn.onnx";
+  auto q = nnc("-q quantize " + quote(input) + " -o " + quote(out) + " --dynamic");
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  auto model = loadModel(out);
+  ASSERT_TRUE(model.isOk());
+  int integer_matmuls = 0;
+  for (Node* n : model->graph->nodes()) integer_matmuls += n->op_type == "MatMulInteger";
+  EXPECT_GT(integer_matmuls, 0);
+  EXPECT_EQ(checkModelFile(out).result, CheckResult::kValid);
+  std::ifstream models_json(modelsDir() + "/models.json");
+  const double float_top1 = nlohmann::json::parse(models_json)["models"]["tiny_transformer"]["acc_test2000"].get<double>();
+  auto ours = nnc("-q eval " + quote(out) + testData() + " --json");
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  const auto a = nlohmann::json::parse(ours.out);
+  EXPECT_GE(a["top1"].get<double>(), float_top1 - 0.005);
+  if (!ortMissing().empty()) GTEST_SKIP() << ortMissing();
+  auto ort = shell("node " + quote(test::sourceDir() + "/tools/ort/ort_eval.js") + " " + quote(out) + testData());
+  ASSERT_EQ(ort.exit_code, 0) << ort.err;
+  EXPECT_LE(std::abs(a["top1_correct"].get<int>() - nlohmann::json::parse(ort.out)["top1_correct"].get<int>()), 2);
+}
+
+TEST_F(QuantizeCli, WeightOnlyInt4IsBlockWise) {
+  const std::string out = dir_ + "/w4.onnx";
+  auto q = nnc("-q quantize " + quote(model_) + " -o " + quote(out) + " --weight-only 4 --block-size 16");
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  auto model = loadModel(out);
+  ASSERT_TRUE(model.isOk());
+  int blocked = 0;
+  for (Node* n : model->graph->nodes())
+    if (n->op_type == "DequantizeLinear" && n->attrInt("block_size", 0) == 16) {
+      ++blocked;
+      EXPECT_EQ(n->input(0)->initializer()->dtype, DType::kInt4);
+    }
+  EXPECT_GT(blocked, 0);
+  EXPECT_LT(fs::file_size(out), fs::file_size(model_) / 4);
+  auto mixed = nnc("quantize " + quote(model_) + " -o " + quote(dir_ + "/x.onnx") + " --dynamic" + calibData());
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_EQ(nnc("quantize " + quote(model_) + " -o " + quote(dir_ + "/x.onnx") + " --weight-only 3").exit_code, 2);
+}
+
 TEST_F(QuantizeCli, ErrorsExitWithDocumentedCodes) {
   const std::string out = quote(dir_ + "/q.onnx");
   auto none = nnc("quantize " + quote(model_) + " -o " + out);

@@ -1,5 +1,7 @@
 // `nncompress quantize MODEL -o OUT (--calib-data D | --ranges R)`: static int8 quantization
 // in QDQ format (canonicalize, calibrate or read the ranges, quantize, check, save).
+// `--dynamic` (pass quantize-dynamic) and `--weight-only 8|4` (pass quantize-weights) need no
+// calibration data.
 #include <chrono>
 #include <cstdio>
 
@@ -22,7 +24,16 @@ struct QuantizeCliOptions {
   std::string format = "qdq";
   std::string activations = "uint8";
   std::vector<std::string> exclude;
+  bool dynamic = false;
+  int weight_only_bits = 0;  // 0: not weight-only
+  int block_size = 32;
 };
+
+std::string joinPatterns(const std::vector<std::string>& patterns) {
+  std::string joined;
+  for (const std::string& p : patterns) joined += (joined.empty() ? "" : "+") + p;
+  return joined;
+}
 
 // The pass spec for the options (the pass checks the values).
 PassSpec quantizeSpec(const QuantizeCliOptions& o) {
@@ -31,9 +42,24 @@ PassSpec quantizeSpec(const QuantizeCliOptions& o) {
   spec.options["reduce_range"] = o.reduce_range ? "true" : "false";
   spec.options["format"] = o.format;
   spec.options["activations"] = o.activations;
-  std::string exclude;
-  for (const std::string& p : o.exclude) exclude += (exclude.empty() ? "" : "+") + p;
-  if (!exclude.empty()) spec.options["exclude"] = exclude;
+  if (!o.exclude.empty()) spec.options["exclude"] = joinPatterns(o.exclude);
+  return spec;
+}
+
+// Dynamic int8: per-tensor weight scales unless --per-channel was given (ORT's default).
+PassSpec dynamicSpec(const QuantizeCliOptions& o, bool per_channel_given) {
+  PassSpec spec{"quantize-dynamic", {}};
+  spec.options["per_channel"] = per_channel_given && o.per_channel ? "true" : "false";
+  spec.options["reduce_range"] = o.reduce_range ? "true" : "false";
+  if (!o.exclude.empty()) spec.options["exclude"] = joinPatterns(o.exclude);
+  return spec;
+}
+
+PassSpec weightOnlySpec(const QuantizeCliOptions& o) {
+  PassSpec spec{"quantize-weights", {}};
+  spec.options["bits"] = std::to_string(o.weight_only_bits);
+  spec.options["block_size"] = std::to_string(o.block_size);
+  if (!o.exclude.empty()) spec.options["exclude"] = joinPatterns(o.exclude);
   return spec;
 }
 
@@ -41,7 +67,7 @@ PassSpec quantizeSpec(const QuantizeCliOptions& o) {
 
 Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
   auto options = std::make_shared<QuantizeCliOptions>();
-  CLI::App* app = root.add_subcommand("quantize", "Static int8 quantization (QDQ format) with calibration data or a ranges file");
+  CLI::App* app = root.add_subcommand("quantize", "Int8 quantization: static QDQ from calibration data or a ranges file; --dynamic; --weight-only 8|4");
   app->add_option("model", options->model, "The input .onnx model")->required();
   app->add_option("-o,--output", global.output, "Output .onnx path")->required();
   app->add_option("--ranges", options->ranges,
@@ -60,11 +86,28 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
       ->default_str("uint8")
       ->check(CLI::IsMember({"uint8", "int8"}));
   app->add_option("--exclude", options->exclude, "Node name or op type pattern (glob) to keep in float (repeatable)");
-  return {app, [options, &global]() -> int {
+  app->add_flag("--dynamic", options->dynamic,
+                "Dynamic int8: MatMul/Gemm with constant weights become DynamicQuantizeLinear + MatMulInteger "
+                "(no calibration data; docs/quantization_dynamic.md)");
+  app->add_option("--weight-only", options->weight_only_bits,
+                  "Weight-only: 8 (int8 per channel) or 4 (int4 block-wise, opset 21) MatMul/Gemm weights "
+                  "(docs/quantization_weights.md)")
+      ->check(CLI::IsMember({4, 8}));
+  app->add_option("--block-size", options->block_size, "Block size along K for --weight-only 4")->default_str("32");
+  return {app, [app, options, &global]() -> int {
             const auto start = std::chrono::steady_clock::now();
-            if (options->calib.data.data.empty() && options->ranges.empty())
-              return reportError(invalidArgument("quantize needs --calib-data D or --ranges FILE"));
-            auto pass = createPass(quantizeSpec(*options));
+            const bool no_calibration = options->dynamic || options->weight_only_bits != 0;
+            if (options->dynamic && options->weight_only_bits != 0)
+              return reportError(invalidArgument("--dynamic and --weight-only are different modes: choose one"));
+            if (no_calibration && (!options->calib.data.data.empty() || !options->ranges.empty()))
+              return reportError(invalidArgument("--dynamic and --weight-only need no --calib-data or --ranges"));
+            if (!no_calibration && options->calib.data.data.empty() && options->ranges.empty())
+              return reportError(invalidArgument("quantize needs --calib-data D or --ranges FILE (or --dynamic / --weight-only)"));
+            if (app->count("--block-size") > 0 && options->weight_only_bits != 4)
+              return reportError(invalidArgument("--block-size applies to --weight-only 4 only"));
+            auto pass = createPass(options->dynamic             ? dynamicSpec(*options, app->count("--per-channel") > 0)
+                                   : options->weight_only_bits ? weightOnlySpec(*options)
+                                                               : quantizeSpec(*options));
             if (!pass) return reportError(pass.status());
             auto model = loadPreparedModel(options->model, global);
             if (!model) return reportError(model.status());
@@ -76,7 +119,9 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
             }
             ActivationRanges ranges;
             double calib_seconds = 0;
-            if (!options->calib.data.data.empty()) {
+            if (no_calibration) {
+              ranges.method = "none";
+            } else if (!options->calib.data.data.empty()) {
               auto calibrated = runCalibration(*model, options->calib, global, &calib_seconds);
               if (!calibrated) return reportError(calibrated.status().withContext(options->model));
               ranges = std::move(calibrated).value();
@@ -112,10 +157,16 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               j["seconds"] = seconds;
               printJson(j);
             } else if (!global.quiet) {
-              std::printf("quantized %s -> %s: %s; %s -> %s (%.1f%%); ranges: %s on %lld samples (%.2f s); total %.2f s\n",
-                          options->model.c_str(), global.output.c_str(), result->summary.c_str(),
-                          formatBytes(in_size ? *in_size : 0).c_str(), formatBytes(saved->model_bytes + saved->external_bytes).c_str(),
-                          100 * ratio, ranges.method.c_str(), static_cast<long long>(ranges.samples), calib_seconds, seconds);
+              const std::string sizes = formatBytes(in_size ? *in_size : 0) + " -> " +
+                                        formatBytes(saved->model_bytes + saved->external_bytes);
+              if (no_calibration)
+                std::printf("quantized %s -> %s: %s; %s (%.1f%%); total %.2f s\n", options->model.c_str(),
+                            global.output.c_str(), result->summary.c_str(), sizes.c_str(), 100 * ratio, seconds);
+              else
+                std::printf("quantized %s -> %s: %s; %s (%.1f%%); ranges: %s on %lld samples (%.2f s); total %.2f s\n",
+                            options->model.c_str(), global.output.c_str(), result->summary.c_str(), sizes.c_str(),
+                            100 * ratio, ranges.method.c_str(), static_cast<long long>(ranges.samples), calib_seconds,
+                            seconds);
             }
             return kExitOk;
           }};
