@@ -57,5 +57,6 @@ Command addEvalCommand(CLI::App& root, GlobalOptions& global);
 Command addCompareCommand(CLI::App& root, GlobalOptions& global);
 Command addBenchCommand(CLI::App& root, GlobalOptions& global);
 Command addCanonicalizeCommand(CLI::App& root, GlobalOptions& global);
+Command addFinetuneCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   commands.push_back(addCompareCommand(app, global));
   commands.push_back(addBenchCommand(app, global));
   commands.push_back(addCanonicalizeCommand(app, global));
+  commands.push_back(addFinetuneCommand(app, global));
 
   try {
     app.parse(argc, argv);
