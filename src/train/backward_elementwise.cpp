@@ -36,7 +36,7 @@ Status binaryBackward(BackwardContext& ctx, Partials partials) {
 }  // namespace
 
 Status addBackward(BackwardContext& ctx) {
-  return binaryBackward(ctx, [](float, float, float& da, float& db) { da = 1, db = -1; });
+  return binaryBackward(ctx, [](float, float, float& da, float& db) { da = 1, db = 1; });
 }
 
 Status subBackward(BackwardContext& ctx) {
