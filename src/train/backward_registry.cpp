@@ -19,12 +19,20 @@ Status clipBackward(BackwardContext&);
 Status softmaxBackward(BackwardContext&);
 Status logSoftmaxBackward(BackwardContext&);
 Status reshapeLikeBackward(BackwardContext&);
+Status convBackward(BackwardContext&);
+Status maxPoolBackward(BackwardContext&);
+Status averagePoolBackward(BackwardContext&);
+Status globalAveragePoolBackward(BackwardContext&);
+Status batchNormBackward(BackwardContext&);
 
 namespace {
 
 const std::map<std::string, BackwardFn>& table() {
   static const std::map<std::string, BackwardFn> kTable = {
-      {"Add", addBackward},           {"Clip", clipBackward},
+      {"Add", addBackward},           {"AveragePool", averagePoolBackward},
+      {"BatchNormalization", batchNormBackward}, {"Clip", clipBackward},
+      {"Conv", convBackward},         {"GlobalAveragePool", globalAveragePoolBackward},
+      {"MaxPool", maxPoolBackward},
       {"Div", divBackward},           {"Flatten", reshapeLikeBackward},
       {"Gemm", gemmBackward},         {"Identity", reshapeLikeBackward},
       {"LogSoftmax", logSoftmaxBackward}, {"MatMul", matMulBackward},

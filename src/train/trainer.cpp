@@ -139,10 +139,10 @@ Expected<TrainSummary> finetune(Model& model, const Dataset& dataset, const Trai
       if (weights.back()[i] == 0.0f) pruned.back().push_back(i);
     sizes.push_back(p.size);
     param_values.push_back(p.value);
-    summary.parameters += p.size;
-    summary.masked += p.masked;
   }
-  summary.trained_tensors = static_cast<int64_t>(params->size());
+  // Constants the loss never reaches (BatchNorm statistics, Clip bounds) stay as they are and
+  // are not counted as trained.
+  std::vector<bool> reached(params->size(), false);
 
   const int64_t total = options.limit > 0 ? std::min(options.limit, dataset.size()) : dataset.size();
   if (total < 1) return invalidArgument("the dataset has no samples");
@@ -179,6 +179,7 @@ Expected<TrainSummary> finetune(Model& model, const Dataset& dataset, const Trai
       std::vector<std::vector<float>*> present;
       for (size_t p = 0; p < params->size(); ++p) {
         if (!(*grads)[p]) continue;
+        reached[p] = true;
         for (size_t i : pruned[p]) (*grads)[p]->data[i] = 0.0f;
         present.push_back(&(*grads)[p]->data);
       }
@@ -203,6 +204,12 @@ Expected<TrainSummary> finetune(Model& model, const Dataset& dataset, const Trai
     if (callbacks.epoch) callbacks.epoch(stats);
   }
   summary.steps = step;
+  for (size_t p = 0; p < params->size(); ++p) {
+    if (!reached[p]) continue;
+    summary.parameters += (*params)[p].size;
+    summary.masked += (*params)[p].masked;
+    ++summary.trained_tensors;
+  }
   return summary;
 }
 

@@ -28,12 +28,14 @@ Tensor randomTensor(std::vector<int64_t> shape, std::mt19937& rng, float lo = -1
 // Attributes are move-only; cases list these copyable specs instead.
 struct AttrSpec {
   std::string name;
-  bool is_float = false;
+  AttrType type = AttrType::kInt;
   int64_t i = 0;
   float f = 0;
+  std::vector<int64_t> ints;
 };
-AttrSpec intAttr(const std::string& name, int64_t v) { return {name, false, v, 0}; }
-AttrSpec floatAttr(const std::string& name, float v) { return {name, true, 0, v}; }
+AttrSpec intAttr(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, {}}; }
+AttrSpec floatAttr(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, {}}; }
+AttrSpec intsAttr(const std::string& name, std::vector<int64_t> v) { return {name, AttrType::kInts, 0, 0, std::move(v)}; }
 
 struct OpCase {
   std::string op;
@@ -60,9 +62,10 @@ std::unique_ptr<Model> buildModel(OpCase& c) {
   for (const AttrSpec& spec : c.attrs) {
     Attribute a;
     a.name = spec.name;
-    a.type = spec.is_float ? AttrType::kFloat : AttrType::kInt;
+    a.type = spec.type;
     a.i = spec.i;
     a.f = spec.f;
+    a.ints = spec.ints;
     node->attributes.push_back(std::move(a));
   }
   return model;
@@ -189,6 +192,35 @@ TEST_F(BackwardTest, ShapeOps) {
   Tensor shape = Tensor::fromValues(DType::kInt64, {2}, std::vector<int64_t>{4, 6});
   checkGradients({"Reshape", {rnd({2, 3, 4}), shape}, {}, {0}});
   checkGradients({"Identity", {rnd({3, 2})}, {}, {0}});
+}
+
+TEST_F(BackwardTest, ConvWithPadsStridesDilationsAndGroups) {
+  checkGradients({"Conv", {rnd({2, 3, 5, 5}), rnd({4, 3, 3, 3}), rnd({4})}, {intsAttr("pads", {1, 1, 1, 1})}, {0, 1, 2}});
+  checkGradients({"Conv", {rnd({1, 2, 6, 5}), rnd({3, 2, 2, 3})}, {intsAttr("strides", {2, 1}), intsAttr("pads", {0, 1, 1, 0})}, {0, 1}});
+  checkGradients({"Conv", {rnd({1, 2, 7, 7}), rnd({2, 2, 3, 3})}, {intsAttr("dilations", {2, 2})}, {0, 1}});
+  // Depthwise: group = channels, one input channel per filter.
+  checkGradients({"Conv", {rnd({2, 3, 5, 5}), rnd({3, 1, 3, 3}), rnd({3})}, {intAttr("group", 3), intsAttr("pads", {1, 1, 1, 1})}, {0, 1, 2}});
+  // Grouped with two filters per group.
+  checkGradients({"Conv", {rnd({1, 4, 4, 4}), rnd({4, 2, 1, 1})}, {intAttr("group", 2)}, {0, 1}});
+}
+
+TEST_F(BackwardTest, Pooling) {
+  checkGradients({"MaxPool", {rnd({2, 2, 6, 6})}, {intsAttr("kernel_shape", {2, 2}), intsAttr("strides", {2, 2})}, {0}});
+  checkGradients({"MaxPool", {rnd({1, 2, 5, 5})}, {intsAttr("kernel_shape", {3, 3}), intsAttr("pads", {1, 1, 1, 1})}, {0}});
+  checkGradients({"AveragePool", {rnd({1, 2, 5, 5})},
+                  {intsAttr("kernel_shape", {3, 3}), intsAttr("strides", {2, 2}), intsAttr("pads", {1, 1, 1, 1})}, {0}});
+  checkGradients({"AveragePool", {rnd({1, 2, 5, 5})},
+                  {intsAttr("kernel_shape", {3, 3}), intsAttr("strides", {2, 2}), intsAttr("pads", {1, 1, 1, 1}),
+                   intAttr("count_include_pad", 1)},
+                  {0}});
+  checkGradients({"GlobalAveragePool", {rnd({2, 3, 4, 4})}, {}, {0}});
+}
+
+TEST_F(BackwardTest, BatchNormalizationWithRunningStatistics) {
+  checkGradients({"BatchNormalization",
+                  {rnd({2, 3, 4, 4}), rnd({3}), rnd({3}), rnd({3}), randomTensor({3}, rng, 0.5f, 2.0f)},
+                  {floatAttr("epsilon", 1e-3f)},
+                  {0, 1, 2}});
 }
 
 TEST_F(BackwardTest, MissingBackwardIsUnsupportedNamingTheOp) {

@@ -53,9 +53,8 @@ struct EpochStats {
 
 struct TrainSummary {
   std::vector<EpochStats> epochs;
-  int64_t parameters = 0;         // trained elements
+  int64_t parameters = 0;         // elements of the parameters the loss reaches (trained)
   int64_t masked = 0;             // of those, kept at zero
-  int64_t frozen_tensors = 0;
   int64_t trained_tensors = 0;
   int64_t steps = 0;
 };
