@@ -9,6 +9,7 @@
 #include "nncompress/data/npy.h"
 #include "nncompress/onnx/import.h"
 #include "nncompress/train/loss.h"
+#include "nncompress/train/tape.h"
 #include "nncompress/train/trainer.h"
 #include "test_util.h"
 
@@ -31,11 +32,13 @@ Dataset calibration() {
   return dataset;
 }
 
-Model mlp() {
-  auto model = loadModel(test::sourceDir() + "/models/mlp.onnx");
-  NNC_ENFORCE(model.isOk(), "mlp.onnx missing");
+Model bundled(const std::string& name) {
+  auto model = loadModel(test::sourceDir() + "/models/" + name + ".onnx");
+  NNC_ENFORCE(model.isOk(), name + ".onnx missing");
   return std::move(*model);
 }
+
+Model mlp() { return bundled("mlp"); }
 
 // Zeroes the smallest |w| fraction of every 2-D weight (unstructured magnitude pruning).
 void magnitudePrune(Model& model, double fraction) {
@@ -55,10 +58,10 @@ void magnitudePrune(Model& model, double fraction) {
   }
 }
 
-double meanLoss(const Model& model, const Dataset& dataset) {
+double meanLoss(const Model& model, const Dataset& dataset, int64_t samples = kSamples) {
   auto session = Session::create(model);
   NNC_ENFORCE(session.isOk(), "session");
-  auto batch = dataset.batch(**session, 0, kSamples);
+  auto batch = dataset.batch(**session, 0, samples);
   NNC_ENFORCE(batch.isOk(), "batch");
   auto out = (*session)->run(*batch);
   NNC_ENFORCE(out.isOk(), "run");
@@ -128,6 +131,90 @@ TEST(FinetuneTest, SameSeedSameWeightsAndFreezeKeepsParametersFixed) {
     EXPECT_EQ(same_as_original, frozen) << va->name();
   }
   EXPECT_TRUE(any_differs_with_seed);
+}
+
+// The tape through a whole residual CNN (values used twice, Conv, BatchNormalization,
+// MaxPool, GlobalAveragePool) against finite differences of the cross-entropy.
+TEST(FinetuneTest, WholeModelGradientMatchesFiniteDifferences) {
+  Dataset data = calibration();
+  Model model = bundled("resnet_small");
+  auto session = Session::create(model);
+  ASSERT_TRUE(session.isOk());
+  auto batch = data.batch(**session, 0, 4);
+  ASSERT_TRUE(batch.isOk());
+  auto params = trainableParameters(model, {});
+  ASSERT_TRUE(params.isOk());
+  std::vector<const Value*> values;
+  for (const Parameter& p : *params) values.push_back(p.value);
+  auto tape = Tape::record(**session, *batch);
+  ASSERT_TRUE(tape.isOk());
+  auto loss = softmaxCrossEntropy(tape->outputs()[0], *data.labels());
+  ASSERT_TRUE(loss.isOk());
+  auto grads = tape->backward({{model.graph->outputs()[0], loss->grad}}, values);
+  ASSERT_TRUE(grads.isOk()) << grads.status().message();
+  auto lossNow = [&]() {
+    auto out = (*session)->run(*batch);
+    return softmaxCrossEntropy((*out)[0], *data.labels())->loss;
+  };
+  int checked = 0;
+  int reached = 0;
+  for (size_t p = 0; p < values.size(); ++p) {
+    if (!(*grads)[p] || reached++ % 5 != 0) continue;  // every fifth reached parameter
+    Value* v = (*params)[p].value;
+    const Tensor original = *v->initializer();
+    // The element with the largest gradient: finite differences resolve it well in float32.
+    const std::vector<float>& g = (*grads)[p]->data;
+    const size_t i = static_cast<size_t>(std::max_element(g.begin(), g.end(), [](float a, float b) { return std::fabs(a) < std::fabs(b); }) - g.begin());
+    const double eps = 1e-2;
+    std::vector<float> w(original.dataAs<float>(), original.dataAs<float>() + original.elementCount());
+    w[i] = static_cast<float>(original.dataAs<float>()[i] + eps);
+    model.graph->replaceInitializer(v, Tensor::fromValues(DType::kFloat, original.shape, w));
+    const double plus = lossNow();
+    w[i] = static_cast<float>(original.dataAs<float>()[i] - eps);
+    model.graph->replaceInitializer(v, Tensor::fromValues(DType::kFloat, original.shape, w));
+    const double minus = lossNow();
+    model.graph->replaceInitializer(v, original);
+    const double numeric = (plus - minus) / (2 * eps);
+    EXPECT_NEAR(g[i], numeric, 2e-3 + 0.05 * std::fabs(numeric)) << v->name() << " element " << i;
+    ++checked;
+  }
+  EXPECT_EQ(reached, 34);  // conv weights, BatchNorm scales and biases, fc, the input normalization
+  EXPECT_EQ(checked, 7);
+}
+
+// Conv, BatchNormalization, MaxPool, residual Add and GlobalAveragePool on the tape.
+TEST(FinetuneTest, ResidualCnnLossGoesDown) {
+  Dataset data = calibration();
+  Model model = bundled("resnet_small");
+  const double before = meanLoss(model, data, 32);
+  TrainOptions options = quickOptions();
+  options.limit = 32;
+  options.epochs = 3;
+  options.optimizer.kind = OptimizerKind::kSgd;
+  options.schedule.base_lr = 0.01;
+  options.clip_grad_norm = 1.0;  // frozen BatchNorm statistics make big steps unstable
+  auto summary = finetune(model, data, options);
+  ASSERT_TRUE(summary.isOk()) << summary.status().message();
+  const double after = meanLoss(model, data, 32);
+  EXPECT_LT(after, 0.8 * before) << "before " << before << " after " << after;
+  // The BatchNorm running statistics are not trained (they get no gradient).
+  const Model original = bundled("resnet_small");
+  int statistics = 0, scales_changed = 0;
+  for (size_t i = 0; i < model.graph->initializers().size(); ++i) {
+    const Value* v = model.graph->initializers()[i];
+    const bool same = sameContents(*v->initializer(), *original.graph->initializers()[i]->initializer());
+    for (const Value::Use& use : v->uses()) {
+      if (use.node->op_type != "BatchNormalization") continue;
+      if (use.input_index >= 3) {
+        EXPECT_TRUE(same) << v->name();
+        ++statistics;
+      } else if (use.input_index == 1) {
+        scales_changed += !same;
+      }
+    }
+  }
+  EXPECT_EQ(statistics, 20);  // mean and var of the 10 BatchNormalization nodes
+  EXPECT_EQ(scales_changed, 10);
 }
 
 TEST(FinetuneTest, BadFreezePatternAndMissingLabelsAreUserErrors) {
