@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "nncompress/onnx/checker.h"
 #include "nncompress/onnx/import.h"
 #include "test_util.h"
 
@@ -48,7 +49,9 @@ TEST(FinetuneCliTest, SameSeedGivesByteIdenticalModelsAndJsonSummary) {
   EXPECT_EQ(j["epochs"].size(), 2u);
   EXPECT_EQ(j["steps"], 8);
   EXPECT_GT(j["parameters"].get<int64_t>(), 235000);
-  // The output is a model nncompress loads again.
+  // The output passes the ONNX checker and loads again.
+  CheckReport check = checkModelFile(dir + "/a.onnx");
+  EXPECT_EQ(check.result, CheckResult::kValid) << check.message;
   EXPECT_TRUE(loadModel(dir + "/a.onnx").isOk());
   fs::remove_all(dir);
 }
