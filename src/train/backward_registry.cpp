@@ -24,6 +24,8 @@ Status maxPoolBackward(BackwardContext&);
 Status averagePoolBackward(BackwardContext&);
 Status globalAveragePoolBackward(BackwardContext&);
 Status batchNormBackward(BackwardContext&);
+Status transposeBackward(BackwardContext&);
+Status concatBackward(BackwardContext&);
 
 namespace {
 
@@ -31,6 +33,7 @@ const std::map<std::string, BackwardFn>& table() {
   static const std::map<std::string, BackwardFn> kTable = {
       {"Add", addBackward},           {"AveragePool", averagePoolBackward},
       {"BatchNormalization", batchNormBackward}, {"Clip", clipBackward},
+      {"Concat", concatBackward},     {"Transpose", transposeBackward},
       {"Conv", convBackward},         {"GlobalAveragePool", globalAveragePoolBackward},
       {"MaxPool", maxPoolBackward},
       {"Div", divBackward},           {"Flatten", reshapeLikeBackward},

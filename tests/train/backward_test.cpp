@@ -83,7 +83,7 @@ double lossOf(const Session& session, const Tensor& r) {
 void checkGradients(OpCase c) {
   SCOPED_TRACE(c.op);
   auto model = buildModel(c);
-  auto session = Session::create(*model);
+  auto session = Session::create(*model, {1, nullptr});  // one thread: no OpenMP start-up per tiny run
   ASSERT_TRUE(session.isOk()) << session.status().message();
   auto tape = Tape::record(**session, {});
   ASSERT_TRUE(tape.isOk()) << tape.status().message();
@@ -192,6 +192,10 @@ TEST_F(BackwardTest, ShapeOps) {
   Tensor shape = Tensor::fromValues(DType::kInt64, {2}, std::vector<int64_t>{4, 6});
   checkGradients({"Reshape", {rnd({2, 3, 4}), shape}, {}, {0}});
   checkGradients({"Identity", {rnd({3, 2})}, {}, {0}});
+  checkGradients({"Transpose", {rnd({2, 3, 4})}, {intsAttr("perm", {1, 2, 0})}, {0}});
+  checkGradients({"Transpose", {rnd({2, 3})}, {}, {0}});
+  checkGradients({"Concat", {rnd({2, 3, 2}), rnd({2, 1, 2}), rnd({2, 2, 2})}, {intAttr("axis", 1)}, {0, 1, 2}});
+  checkGradients({"Concat", {rnd({2, 3}), rnd({2, 2})}, {intAttr("axis", -1)}, {0, 1}});
 }
 
 TEST_F(BackwardTest, ConvWithPadsStridesDilationsAndGroups) {
@@ -226,7 +230,7 @@ TEST_F(BackwardTest, BatchNormalizationWithRunningStatistics) {
 TEST_F(BackwardTest, MissingBackwardIsUnsupportedNamingTheOp) {
   OpCase c{"Exp", {rnd({2, 2})}, {}, {0}};
   auto model = buildModel(c);
-  auto session = Session::create(*model);
+  auto session = Session::create(*model, {1, nullptr});  // one thread: no OpenMP start-up per tiny run
   ASSERT_TRUE(session.isOk());
   auto tape = Tape::record(**session, {});
   ASSERT_TRUE(tape.isOk());

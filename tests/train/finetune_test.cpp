@@ -59,7 +59,7 @@ void magnitudePrune(Model& model, double fraction) {
 }
 
 double meanLoss(const Model& model, const Dataset& dataset, int64_t samples = kSamples) {
-  auto session = Session::create(model);
+  auto session = Session::create(model, {1, nullptr});
   NNC_ENFORCE(session.isOk(), "session");
   auto batch = dataset.batch(**session, 0, samples);
   NNC_ENFORCE(batch.isOk(), "batch");
@@ -138,7 +138,7 @@ TEST(FinetuneTest, SameSeedSameWeightsAndFreezeKeepsParametersFixed) {
 TEST(FinetuneTest, WholeModelGradientMatchesFiniteDifferences) {
   Dataset data = calibration();
   Model model = bundled("resnet_small");
-  auto session = Session::create(model);
+  auto session = Session::create(model, {1, nullptr});
   ASSERT_TRUE(session.isOk());
   auto batch = data.batch(**session, 0, 4);
   ASSERT_TRUE(batch.isOk());
