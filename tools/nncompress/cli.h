@@ -60,5 +60,6 @@ Command addCanonicalizeCommand(CLI::App& root, GlobalOptions& global);
 Command addPruneCommand(CLI::App& root, GlobalOptions& global);
 Command addCalibrateCommand(CLI::App& root, GlobalOptions& global);
 Command addQuantizeCommand(CLI::App& root, GlobalOptions& global);
+Command addFinetuneCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli
