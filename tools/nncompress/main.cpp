@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   commands.push_back(addPruneCommand(app, global));
   commands.push_back(addCalibrateCommand(app, global));
   commands.push_back(addQuantizeCommand(app, global));
+  commands.push_back(addPipelineCommand(app, global));
 
   try {
     app.parse(argc, argv);
