@@ -215,5 +215,22 @@ TEST_F(PipelineCli, UnknownPassIsAUsageError) {
   EXPECT_FALSE(fs::exists(dir_ + "/out.stages"));
 }
 
+TEST_F(PipelineCli, MissingCalibrationDataOrLabelsAreUsageErrorsBeforeAnyWork) {
+  const std::string base = "pipeline " + quote(modelsDir() + "/mlp.onnx") + " -o " + quote(dir_ + "/out.onnx") + testData();
+  auto quantize = nnc(base + " --passes canonicalize,quantize");
+  EXPECT_EQ(quantize.exit_code, 2);
+  EXPECT_NE(quantize.err.find("needs --calib-data"), std::string::npos) << quantize.err;
+  const std::string unlabeled = "pipeline " + quote(modelsDir() + "/mlp.onnx") + " -o " + quote(dir_ + "/out.onnx") + " --data " +
+                                quote(modelsDir() + "/data/fashion_mnist_test_2000_x.npy") + " --scale 1/255 --passes canonicalize";
+  auto gate = nnc(unlabeled + " --fail-if 'accuracy_drop > 1'");
+  EXPECT_EQ(gate.exit_code, 2);
+  EXPECT_NE(gate.err.find("accuracy_drop needs --labels"), std::string::npos) << gate.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/out.stages"));
+  // Without labels the gates on agreement still work: canonicalize agrees on every sample.
+  auto agreement = nnc(unlabeled + " --fail-if 'agreement < 100'");
+  EXPECT_EQ(agreement.exit_code, 0) << agreement.err;
+  EXPECT_TRUE(nlohmann::json::parse(test::readFile(dir_ + "/out.report.json"))["rows"][1]["accuracy"].is_null());
+}
+
 }  // namespace
 }  // namespace nnc

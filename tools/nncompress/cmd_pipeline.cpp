@@ -88,6 +88,15 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
               if (!gate) return reportError(gate.status());
               gates.push_back(std::move(gate).value());
             }
+            // Checks that would otherwise fail only after the earlier stages ran.
+            for (const PassSpec& spec : *specs)
+              if (spec.name == "quantize" && options->calib_data.empty())
+                return reportError(invalidArgument("--passes: quantize calibrates at its stage and needs --calib-data"));
+            for (const QualityGate& gate : gates)
+              for (const auto& conjunction : gate.any_of)
+                for (const GateCondition& c : conjunction)
+                  if (c.metric == "accuracy_drop" && options->data.labels.empty())
+                    return reportError(invalidArgument("--fail-if '" + gate.text + "': accuracy_drop needs --labels"));
             if (!global.json && !global.quiet) std::printf("pipeline: %s\n", formatPipeline(*specs).c_str());
             auto model = loadModel(options->model);
             if (!model) return reportError(model.status());
