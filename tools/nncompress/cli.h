@@ -19,6 +19,7 @@ enum ExitCode : int {
   kExitUnsupported = 4,   // valid input that nncompress cannot handle
   kExitIo = 5,            // a file cannot be read or written
   kExitOutputExists = 6,  // the output exists and --force was not given
+  kExitGateFailed = 7,    // pipeline --fail-if: a quality gate failed (all outputs written)
 };
 
 struct GlobalOptions {
@@ -61,5 +62,6 @@ Command addPruneCommand(CLI::App& root, GlobalOptions& global);
 Command addCalibrateCommand(CLI::App& root, GlobalOptions& global);
 Command addQuantizeCommand(CLI::App& root, GlobalOptions& global);
 Command addFinetuneCommand(CLI::App& root, GlobalOptions& global);
+Command addPipelineCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

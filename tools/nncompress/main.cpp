@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   commands.push_back(addCalibrateCommand(app, global));
   commands.push_back(addQuantizeCommand(app, global));
   commands.push_back(addFinetuneCommand(app, global));
+  commands.push_back(addPipelineCommand(app, global));
 
   try {
     app.parse(argc, argv);
