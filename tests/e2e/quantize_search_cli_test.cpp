@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <sys/wait.h>
@@ -97,6 +98,24 @@ TEST(QuantizeSearchCli, TightAccuracyBudgetKeepsSensitiveLayersFloatAndHolds) {
   std::map<std::string, std::string> meta(model->metadata_props.begin(), model->metadata_props.end());
   const auto recorded = nlohmann::json::parse(meta["nncompress.accuracy_search"]);
   EXPECT_EQ(recorded["kept_float"], s["kept_float"]);
+
+  // ONNX Runtime runs the partly float model and scores it like nncompress on all 2000 samples.
+  if (!fs::exists(test::sourceDir() + "/tools/ort/node_modules/onnxruntime-node/package.json") ||
+      shell("command -v node").exit_code != 0) {
+    fs::remove_all(dir);
+    const char* require = std::getenv("NNC_REQUIRE_ORT");
+    if (require && std::string(require) == "1") FAIL() << "NNC_REQUIRE_ORT=1 but ONNX Runtime is not installed";
+    GTEST_SKIP() << "onnxruntime-node not installed (run tools/ort/install.sh)";
+  }
+  const std::string all = evalData() + " --scale 1/255 --batch-size 100";
+  auto ours = nnc("-q eval " + quote(out) + all + " --json");
+  auto ort = shell("node " + quote(test::sourceDir() + "/tools/ort/ort_eval.js") + " " + quote(out) + all);
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  ASSERT_EQ(ort.exit_code, 0) << ort.err;
+  EXPECT_LE(std::abs(nlohmann::json::parse(ours.out)["top1_correct"].get<int>() -
+                     nlohmann::json::parse(ort.out)["top1_correct"].get<int>()),
+            2)  // 0.1 point of 2000
+      << "nncompress " << ours.out << " ONNX Runtime " << ort.out;
   fs::remove_all(dir);
 }
 

@@ -1,6 +1,7 @@
 // Accuracy-aware quantization options and step of `quantize` (see cli_quant_search.h).
 #include "cli_quant_search.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "progress.h"
