@@ -493,6 +493,11 @@ class QdqRewriter {
 
 }  // namespace
 
+bool isQuantizableOp(const Node& node) {
+  const OpRule* rule = findRule(node);
+  return rule != nullptr && rule->kind != Kind::kShape;
+}
+
 bool matchesAnyPattern(const Node& node, const std::vector<std::string>& patterns) {
   for (const std::string& p : patterns) {
     if (!node.name.empty() && fnmatch(p.c_str(), node.name.c_str(), 0) == 0) return true;

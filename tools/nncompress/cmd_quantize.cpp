@@ -1,12 +1,14 @@
 // `nncompress quantize MODEL -o OUT (--calib-data D | --ranges R)`: static int8 quantization
 // in QDQ format (canonicalize, calibrate or read the ranges, quantize, check, save).
 // `--dynamic` (pass quantize-dynamic) and `--weight-only 8|4` (pass quantize-weights) need no
-// calibration data.
+// calibration data. --max-accuracy-drop / --min-agreement run the accuracy-aware search
+// (cli_quant_search.h) instead of a single quantize pass.
 #include <chrono>
 #include <cstdio>
 
 #include "cli.h"
 #include "cli_calib.h"
+#include "cli_quant_search.h"
 #include "nncompress/onnx/checker.h"
 #include "nncompress/onnx/export.h"
 #include "nncompress/passes/quantize.h"
@@ -27,6 +29,7 @@ struct QuantizeCliOptions {
   bool dynamic = false;
   int weight_only_bits = 0;  // 0: not weight-only
   int block_size = 32;
+  AccuracyCliOptions accuracy;
 };
 
 std::string joinPatterns(const std::vector<std::string>& patterns) {
@@ -47,6 +50,17 @@ PassSpec quantizeSpec(const QuantizeCliOptions& o) {
 }
 
 // Dynamic int8: per-tensor weight scales unless --per-channel was given (ORT's default).
+// The same options as the library struct, for the accuracy-aware search (it quantizes without
+// the pass, once per trial).
+QuantizeOptions quantizeOptions(const QuantizeCliOptions& o) {
+  QuantizeOptions q;
+  q.per_channel = o.per_channel;
+  q.reduce_range = o.reduce_range;
+  q.activation_type = o.activations == "int8" ? DType::kInt8 : DType::kUInt8;
+  q.exclude = o.exclude;
+  return q;
+}
+
 PassSpec dynamicSpec(const QuantizeCliOptions& o, bool per_channel_given) {
   PassSpec spec{"quantize-dynamic", {}};
   spec.options["per_channel"] = per_channel_given && o.per_channel ? "true" : "false";
@@ -94,6 +108,7 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
                   "(docs/quantization_weights.md)")
       ->check(CLI::IsMember({4, 8}));
   app->add_option("--block-size", options->block_size, "Block size along K for --weight-only 4")->default_str("32");
+  addAccuracyOptions(app, options->accuracy);
   return {app, [app, options, &global]() -> int {
             const auto start = std::chrono::steady_clock::now();
             const bool no_calibration = options->dynamic || options->weight_only_bits != 0;
@@ -105,6 +120,9 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               return reportError(invalidArgument("quantize needs --calib-data D or --ranges FILE (or --dynamic / --weight-only)"));
             if (app->count("--block-size") > 0 && options->weight_only_bits != 4)
               return reportError(invalidArgument("--block-size applies to --weight-only 4 only"));
+            if (Status s = checkAccuracyOptions(options->accuracy); !s.isOk()) return reportError(s);
+            if (no_calibration && options->accuracy.requested())
+              return reportError(invalidArgument("--max-accuracy-drop and --min-agreement apply to static int8 quantization"));
             auto pass = createPass(options->dynamic             ? dynamicSpec(*options, app->count("--per-channel") > 0)
                                    : options->weight_only_bits ? weightOnlySpec(*options)
                                                                : quantizeSpec(*options));
@@ -133,7 +151,18 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
             context.seed = global.seed;
             context.threads = global.threads;
             context.ranges = &ranges;
-            auto result = (*pass)->run(*model, context);
+            std::optional<SensitivitySearchResult> search;
+            Expected<PassResult> result = PassResult{};
+            if (options->accuracy.requested()) {
+              auto found = runAccuracySearch(*model, ranges, quantizeOptions(*options), options->accuracy,
+                                             options->calib.data, global);
+              if (!found) return reportError(found.status().withContext(options->model));
+              search = std::move(found).value();
+              *model = std::move(search->model);
+              result = search->quantize_result;
+            } else {
+              result = (*pass)->run(*model, context);
+            }
             if (!result) return reportError(result.status().withContext(options->model));
             CheckReport check = checkModel(*model);
             if (check.result == CheckResult::kInvalid)
@@ -155,6 +184,7 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               j["stats"] = result->stats;
               j["calibration_seconds"] = calib_seconds;
               j["seconds"] = seconds;
+              if (search) j["accuracy_search"] = searchToJson(*search);
               printJson(j);
             } else if (!global.quiet) {
               const std::string sizes = formatBytes(in_size ? *in_size : 0) + " -> " +
@@ -167,6 +197,7 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
                             options->model.c_str(), global.output.c_str(), result->summary.c_str(), sizes.c_str(),
                             100 * ratio, ranges.method.c_str(), static_cast<long long>(ranges.samples), calib_seconds,
                             seconds);
+              if (search) printSearchSummary(*search);
             }
             return kExitOk;
           }};

@@ -40,6 +40,10 @@ Expected<PassResult> quantizeQdq(Model& model, const ActivationRanges& ranges, c
 // (keys nncompress.version, nncompress.quantize, nncompress.calibration_digest).
 void recordInMetadata(Model& model, const ActivationRanges& ranges, const QuantizeOptions& options);
 
+// Whether the quantize pass considers the node (a compute or same-scale op of its rule table,
+// e.g. Conv, Gemm, MatMul, Add, pools; shape ops only follow their input).
+bool isQuantizableOp(const Node& node);
+
 // Whether a node matches one of the glob patterns (by name or op type).
 bool matchesAnyPattern(const Node& node, const std::vector<std::string>& patterns);
 
