@@ -27,7 +27,7 @@ void setupLogging(const GlobalOptions& global) {
 int main(int argc, char** argv) {
   CLI::App app{"nncompress: make neural networks smaller and faster (ONNX in, ONNX out).\n"
                "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported,\n"
-               "5 I/O error, 6 output exists (see docs/cli.md)."};
+               "5 I/O error, 6 output exists, 7 quality gate failed (see docs/cli.md)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("nncompress ") + NNC_VERSION);
   GlobalOptions global;
