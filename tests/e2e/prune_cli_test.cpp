@@ -19,26 +19,12 @@ namespace nnc {
 namespace fs = std::filesystem;
 namespace {
 
-struct ShellResult {
-  int exit_code;
-  std::string out, err;
-};
+using test::modelsDir;
+using test::quote;
+using test::shell;
+using test::ShellResult;
 
-ShellResult shell(const std::string& command) {
-  std::string dir = test::makeTempDir();
-  int status = std::system(("(" + command + ") > " + dir + "/out 2> " + dir + "/err").c_str());
-  ShellResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::readFile(dir + "/out"), test::readFile(dir + "/err")};
-  fs::remove_all(dir);
-  return r;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string models() { return test::sourceDir() + "/models"; }
+std::string models() { return modelsDir(); }
 std::string model(const std::string& name) { return models() + "/" + name + ".onnx"; }
 ShellResult nnc(const std::string& args) { return shell(quote(NNC_BINARY) + " " + args); }
 

@@ -18,30 +18,10 @@ namespace nnc {
 namespace fs = std::filesystem;
 namespace {
 
-struct ShellResult {
-  int exit_code;
-  std::string out, err;
-};
-
-ShellResult shell(const std::string& command) {
-  std::string dir = test::makeTempDir();
-  std::string cmd = "(" + command + ") > " + dir + "/out 2> " + dir + "/err";
-  int status = std::system(cmd.c_str());
-  ShellResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::readFile(dir + "/out"), test::readFile(dir + "/err")};
-  fs::remove_all(dir);
-  return r;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string modelsDir() {
-  const char* env = std::getenv("NNC_MODELS_DIR");
-  return env && *env ? env : test::sourceDir() + "/models";
-}
+using test::modelsDir;
+using test::quote;
+using test::shell;
+using test::ShellResult;
 
 ShellResult nnc(const std::string& args) { return shell(quote(NNC_BINARY) + " " + args); }
 

@@ -159,3 +159,31 @@ std::string shapeText(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 }  // namespace nnc::test
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+namespace nnc::test {
+
+ShellResult shell(const std::string& command) {
+  std::string dir = makeTempDir();
+  std::string cmd = "(" + command + ") > " + dir + "/out 2> " + dir + "/err";
+  int status = std::system(cmd.c_str());
+  ShellResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(dir + "/out"), readFile(dir + "/err")};
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string modelsDir() {
+  const char* env = std::getenv("NNC_MODELS_DIR");
+  return env && *env ? env : sourceDir() + "/models";
+}
+
+}  // namespace nnc::test

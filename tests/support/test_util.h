@@ -39,3 +39,17 @@ namespace nnc::test {
 // "[2,3]" for messages.
 std::string shapeText(const std::vector<int64_t>& shape);
 }  // namespace nnc::test
+
+namespace nnc::test {
+// A shell command's exit code and captured output, for the end-to-end CLI tests.
+struct ShellResult {
+  int exit_code;
+  std::string out, err;
+};
+// Runs a shell command line; captures stdout and stderr.
+ShellResult shell(const std::string& command);
+// Single-quotes a word for the shell.
+std::string quote(const std::string& s);
+// The bundled models folder (NNC_MODELS_DIR overrides models/).
+std::string modelsDir();
+}  // namespace nnc::test

@@ -21,26 +21,6 @@ namespace nnc::test {
 namespace fs = std::filesystem;
 namespace {
 
-struct Shell {
-  int exit_code;
-  std::string out, err;
-};
-
-Shell shell(const std::string& command) {
-  const std::string dir = makeTempDir();
-  const std::string cmd = "(" + command + ") > " + dir + "/out 2> " + dir + "/err";
-  const int status = std::system(cmd.c_str());
-  Shell r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(dir + "/out"), readFile(dir + "/err")};
-  fs::remove_all(dir);
-  return r;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string testX() { return bundledModelsDir() + "/data/fashion_mnist_test_2000_x.npy"; }
 std::string testY() { return bundledModelsDir() + "/data/fashion_mnist_test_2000_y.npy"; }
 
