@@ -7,7 +7,8 @@ BUILD_PACKAGES=(build-essential cmake libonnx-dev libprotobuf-dev protobuf-compi
   libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libstb-dev)
 # The quick start fine-tunes on Fashion-MNIST's training split (/usr/share/datasets/fashion-mnist).
 DEMO_PACKAGES=(dataset-fashion-mnist)
-TEST_PACKAGES=(libgtest-dev libonnx-testdata)
+# chromium: the HTML report test renders the page headless and checks the screenshot.
+TEST_PACKAGES=(libgtest-dev libonnx-testdata chromium)
 
 packages=("${BUILD_PACKAGES[@]}" "${DEMO_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${TEST_PACKAGES[@]}"); fi

@@ -188,7 +188,8 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
               j["failed_gates"] = failed;
               printJson(j);
             } else if (!global.quiet) {
-              std::printf("wrote %s, %s/, %s\n", global.output.c_str(), stagesFolder(global.output).c_str(), reportPath(global.output).c_str());
+              std::printf("wrote %s, %s/, %s, %s\n", global.output.c_str(), stagesFolder(global.output).c_str(), reportPath(global.output).c_str(),
+                          htmlReportPath(reportPath(global.output)).c_str());
             }
             for (const std::string& text : failed) std::fprintf(stderr, "nncompress: quality gate failed: %s\n", text.c_str());
             return failed.empty() ? kExitOk : kExitGateFailed;

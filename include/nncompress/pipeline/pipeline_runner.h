@@ -57,6 +57,8 @@ struct PipelineOptions {
 // "<out without .onnx>.stages", "<out without .onnx>.report.json".
 std::string stagesFolder(const std::string& output);
 std::string reportPath(const std::string& output);
+// "<out>.report.html" beside "<out>.report.json" (html_report.h).
+std::string htmlReportPath(const std::string& report_path);
 // "fnv1a64:<16 hex>" of a file's bytes.
 Expected<std::string> fileDigest(const std::string& path);
 
