@@ -2,21 +2,38 @@
 // file) or calibrated on the context's data, recorded in the model's metadata_props.
 // Pipeline options: per_channel=true|false, reduce_range=true|false, activations=uint8|int8, format=qdq,
 // exclude=PATTERN[+PATTERN...], calib=minmax|percentile|entropy|mse, percentile=P,
-// samples=N (0: all), batch_size=N.
+// samples=N (0: all), batch_size=N, bias_correction=true|false (needs calibration data; see
+// bias_correction.h).
+// The `bias-correction` pass is this pass with bias_correction=true (same options).
 #include <sstream>
 
+#include "nncompress/onnx/export.h"
+#include "nncompress/onnx/import.h"
 #include "nncompress/passes/quantize.h"
+#include "passes/bias_correction.h"
 
 namespace nnc {
 namespace {
 
+// Metadata entries of float rewrites that prepare a model for quantization; the quantize
+// record repeats them, so that the quantized model says how it was made in one place.
+constexpr const char* kPreparations[] = {"cross_layer_equalization", "smoothquant"};
+
+const std::string* metadataValue(const Model& model, const std::string& key) {
+  for (const auto& [k, v] : model.metadata_props)
+    if (k == key) return &v;
+  return nullptr;
+}
+
 class QuantizePass : public Pass {
  public:
-  std::string name() const override { return "quantize"; }
+  explicit QuantizePass(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
 
-  static Expected<std::unique_ptr<Pass>> create(const PassSpec& spec) {
-    auto pass = std::make_unique<QuantizePass>();
+  static Expected<std::unique_ptr<Pass>> create(const PassSpec& spec, bool bias_correction_default) {
+    auto pass = std::make_unique<QuantizePass>(spec.name);
     PassOptions o(spec);
+    NNC_ASSIGN_OR_RETURN(pass->bias_correction_, o.flag("bias_correction", bias_correction_default));
     NNC_ASSIGN_OR_RETURN(pass->options_.per_channel, o.flag("per_channel", true));
     NNC_ASSIGN_OR_RETURN(pass->options_.reduce_range, o.flag("reduce_range", true));
     const std::string activations = o.text("activations", "uint8");
@@ -46,8 +63,27 @@ class QuantizePass : public Pass {
     } else {
       return invalidArgument("quantize needs calibration data or a ranges file");
     }
+    if (bias_correction_ && context.data == nullptr)
+      return invalidArgument(name_ + ": bias correction needs calibration data (it compares the float and the quantized model)");
+    std::optional<Model> float_model;
+    if (bias_correction_) {
+      NNC_ASSIGN_OR_RETURN(std::string bytes, serializeModel(model));
+      NNC_ASSIGN_OR_RETURN(float_model, parseModel(bytes.data(), bytes.size()));
+    }
     NNC_ASSIGN_OR_RETURN(PassResult result, quantizeQdq(model, ranges, options_));
     recordInMetadata(model, ranges, options_);
+    if (bias_correction_) {
+      BiasCorrectionOptions bias = bias_options_;
+      bias.samples = calib_.max_samples;
+      bias.batch_size = calib_.batch_size;
+      bias.threads = context.threads;
+      NNC_ASSIGN_OR_RETURN(nlohmann::ordered_json stats, correctBiases(*float_model, model, *context.data, bias));
+      result.stats["bias_correction"] = stats;
+      result.summary += ", bias correction on " + stats["layers"].dump() + " layers";
+      auto record = nlohmann::ordered_json::parse(*metadataValue(model, "nncompress.quantize"));
+      record["bias_correction"] = stats;
+      model.setMetadata("nncompress.quantize", record.dump());
+    }
     nlohmann::ordered_json calibration;
     calibration["method"] = ranges.method;
     calibration["samples"] = ranges.samples;
@@ -57,8 +93,11 @@ class QuantizePass : public Pass {
   }
 
  private:
+  std::string name_;
   QuantizeOptions options_;
   CalibrationOptions calib_;
+  bool bias_correction_ = false;
+  BiasCorrectionOptions bias_options_;
 };
 
 }  // namespace
@@ -77,11 +116,15 @@ void recordInMetadata(Model& model, const ActivationRanges& ranges, const Quanti
   j["calib_samples"] = ranges.samples;
   j["exclude"] = options.exclude;
   j["float_nodes"] = ranges.float_nodes;
+  for (const char* preparation : kPreparations)
+    if (const std::string* record = metadataValue(model, std::string("nncompress.") + preparation))
+      j[preparation] = nlohmann::ordered_json::parse(*record, nullptr, false);
   model.setMetadata("nncompress.version", NNC_VERSION);
   model.setMetadata("nncompress.quantize", j.dump());
   model.setMetadata("nncompress.calibration_digest", ranges.digest);
 }
 
-Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec) { return QuantizePass::create(spec); }
+Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec) { return QuantizePass::create(spec, false); }
+Expected<std::unique_ptr<Pass>> createBiasCorrectionPass(const PassSpec& spec) { return QuantizePass::create(spec, true); }
 
 }  // namespace nnc

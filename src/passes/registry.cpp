@@ -11,6 +11,9 @@ Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createCrossLayerEqualizationPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createSmoothQuantPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createBiasCorrectionPass(const PassSpec& spec);
 
 namespace {
 
@@ -28,6 +31,9 @@ constexpr PassEntry kPasses[] = {
     {"prune-weights", createPruneWeightsPass},
     {"sparse-storage", createSparseStoragePass},
     {"quantize", createQuantizePass},
+    {"cross-layer-equalization", createCrossLayerEqualizationPass},
+    {"smoothquant", createSmoothQuantPass},
+    {"bias-correction", createBiasCorrectionPass},
 };
 
 }  // namespace
