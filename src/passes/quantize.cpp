@@ -3,7 +3,8 @@
 // Pipeline options: per_channel=true|false, reduce_range=true|false, activations=uint8|int8, format=qdq,
 // exclude=PATTERN[+PATTERN...], calib=minmax|percentile|entropy|mse, percentile=P,
 // samples=N (0: all), batch_size=N, bias_correction=true|false (needs calibration data; see
-// bias_correction.h).
+// bias_correction.h), ranges=calibrate|given (given: the context's ranges table as it is, even
+// when calibration data is present, which then serves bias correction only).
 // The `bias-correction` pass is this pass with bias_correction=true (same options).
 #include <sstream>
 
@@ -34,6 +35,9 @@ class QuantizePass : public Pass {
     auto pass = std::make_unique<QuantizePass>(spec.name);
     PassOptions o(spec);
     NNC_ASSIGN_OR_RETURN(pass->bias_correction_, o.flag("bias_correction", bias_correction_default));
+    const std::string given = o.text("ranges", "calibrate");
+    if (given != "calibrate" && given != "given") return invalidArgument(spec.name + ": ranges=" + given + " must be calibrate or given");
+    pass->use_given_ranges_ = given == "given";
     NNC_ASSIGN_OR_RETURN(pass->options_.per_channel, o.flag("per_channel", true));
     NNC_ASSIGN_OR_RETURN(pass->options_.reduce_range, o.flag("reduce_range", true));
     const std::string activations = o.text("activations", "uint8");
@@ -55,7 +59,10 @@ class QuantizePass : public Pass {
 
   Expected<PassResult> run(Model& model, PassContext& context) override {
     ActivationRanges ranges;
-    if (context.data != nullptr) {
+    if (use_given_ranges_) {
+      if (context.ranges == nullptr) return invalidArgument(name_ + ": ranges=given needs a ranges table");
+      ranges = *context.ranges;
+    } else if (context.data != nullptr) {
       NNC_ASSIGN_OR_RETURN(ranges, calibrate(model, *context.data, calib_, context.threads));
       if (context.ranges != nullptr) ranges.applyOverrides(*context.ranges);
     } else if (context.ranges != nullptr) {
@@ -97,6 +104,7 @@ class QuantizePass : public Pass {
   QuantizeOptions options_;
   CalibrationOptions calib_;
   bool bias_correction_ = false;
+  bool use_given_ranges_ = false;  // context.ranges as they are, even with data (then only for bias correction)
   BiasCorrectionOptions bias_options_;
 };
 
