@@ -140,11 +140,14 @@ class Equalizer {
   Expected<PassResult> run() {
     findPairs();
     int64_t done = 0;
-    for (; done < iterations_ && !pairs_.empty(); ++done)
-      if (equalizeOnce() <= tolerance_) {
+    for (; done < iterations_ && !pairs_.empty(); ++done) {
+      const double moved = equalizeOnce();
+      spdlog::debug("cross-layer-equalization: sweep {}: largest relative scale change {}", done + 1, moved);
+      if (moved <= tolerance_) {
         ++done;
         break;
       }
+    }
     writeBack();
     const int64_t clips = rewriteClips();
     PassResult result;
