@@ -61,7 +61,9 @@ std::optional<ConstantRef> privateFloatConstant(Value* v, const Node* reader) {
   return ref;
 }
 
-std::optional<Layer> asLayer(Node* n) {
+// The node as a layer; its weight and bias values are read (as doubles) only with `load`, so
+// that the pair search does not copy every weight of a large model several times.
+std::optional<Layer> asLayer(Node* n, bool load = false) {
   if (!isDefaultDomain(*n) || (n->op_type != "Conv" && n->op_type != "Gemm")) return std::nullopt;
   auto w = privateFloatConstant(n->input(1), n);
   if (!w) return std::nullopt;
@@ -105,9 +107,9 @@ std::optional<Layer> asLayer(Node* n) {
     if (!b || b->tensor().shape != std::vector<int64_t>{layer.out_channels}) return std::nullopt;
     layer.bias_ref = *b;
     layer.has_bias = true;
-    layer.bias = toDoubles(b->tensor());
+    if (load) layer.bias = toDoubles(b->tensor());
   }
-  layer.weight = toDoubles(w->tensor());
+  if (load) layer.weight = toDoubles(w->tensor());
   return layer;
 }
 
@@ -171,7 +173,7 @@ class Equalizer {
   size_t layerIndex(Node* n) {
     for (size_t i = 0; i < layers_.size(); ++i)
       if (layers_[i].node == n) return i;
-    auto layer = asLayer(n);
+    auto layer = asLayer(n, true);
     NNC_ENFORCE(layer.has_value(), "layerIndex on a node that is not a layer");
     layers_.push_back(std::move(*layer));
     return layers_.size() - 1;
@@ -179,7 +181,8 @@ class Equalizer {
 
   // Follows the single reader of `first`'s output through homogeneous ops to a second layer.
   std::optional<Pair> pairFrom(Node* first) {
-    if (!asLayer(first)) return std::nullopt;
+    const std::optional<Layer> layer = asLayer(first);
+    if (!layer) return std::nullopt;
     Value* v = first->output(0);
     Pair pair{};
     while (v != nullptr && !v->isGraphOutput() && v->uses().size() == 1) {
@@ -188,7 +191,6 @@ class Equalizer {
       const std::string& op = next->op_type;
       if (op == "Conv" || op == "Gemm") {
         auto second = asLayer(next);
-        auto layer = asLayer(first);
         if (!second || second->in_channels != layer->out_channels || second->output_rank < layer->output_rank) return std::nullopt;
         if (layer->output_rank != second->output_rank && op != "Gemm") return std::nullopt;
         if (op == "Gemm" && layer->output_rank != 2) return std::nullopt;  // a Flatten would be needed

@@ -145,12 +145,13 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--block-size", options->block_size, "Block size along K for --weight-only 4")->default_str("32");
   addAccuracyOptions(app, options->accuracy);
   app->add_flag("--cle", options->cle,
-                "Cross-layer equalization before calibration: balances the weight ranges of consecutive Conv/Gemm "
+                "Cross-layer equalization before calibration (needs --calib-data): balances the weight ranges of consecutive Conv/Gemm "
                 "layers (helps per-tensor weights, depthwise convs); exact in float");
   app->add_option("--smoothquant", options->smoothquant,
                   "SmoothQuant before calibration (needs --calib-data): moves activation outliers of MatMul/Gemm inputs "
                   "into the weights; optional migration strength ALPHA in [0,1] (default 0.5), e.g. --smoothquant=0.6")
-      ->expected(0, 1);
+      ->expected(0, 1)
+      ->type_name("[ALPHA]");
   app->add_flag("--bias-correction", options->bias_correction,
                 "Empirical bias correction after quantization (needs --calib-data): each Conv/Gemm's per-channel mean "
                 "output shift against the float model, measured on the calibration data, added to its bias");
