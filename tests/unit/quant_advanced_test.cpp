@@ -189,6 +189,63 @@ TEST(CrossLayerEqualization, BalancesChannelRangesAsComputedByHand) {
   EXPECT_TRUE(checkModel(model).result != CheckResult::kInvalid);
 }
 
+// The largest |weight| per output channel (first) or per input channel (second) of a Conv or Gemm,
+// computed independently of the pass: Conv weight [O, I/g, k...]; Gemm with or without transB.
+std::vector<double> channelRanges(const Node& n, bool output_side) {
+  const Tensor& w = constantRefOf(n.input(1))->tensor();
+  const float* p = w.dataAs<float>();
+  std::vector<double> r;
+  if (n.op_type == "Conv") {
+    const int64_t groups = n.attrInt("group", 1), out = w.shape[0], in_per_group = w.shape[1];
+    const int64_t kernel = w.elementCount() / (out * in_per_group);
+    r.assign(static_cast<size_t>(output_side ? out : in_per_group * groups), 0.0);
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < in_per_group; ++i)
+        for (int64_t k = 0; k < kernel; ++k) {
+          const size_t c = static_cast<size_t>(output_side ? o : (o / (out / groups)) * in_per_group + i);
+          r[c] = std::max(r[c], static_cast<double>(std::fabs(p[(o * in_per_group + i) * kernel + k])));
+        }
+  } else {
+    const bool trans_b = n.attrInt("transB", 0) != 0;
+    const int64_t rows = w.shape[0], cols = w.shape[1];
+    r.assign(static_cast<size_t>(output_side == trans_b ? rows : cols), 0.0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        const size_t c = static_cast<size_t>(output_side == trans_b ? i : j);
+        r[c] = std::max(r[c], static_cast<double>(std::fabs(p[i * cols + j])));
+      }
+  }
+  return r;
+}
+
+// After equalization, every pair's channel ranges are equal on both sides (to the convergence
+// tolerance), and the function is unchanged. mlp: Gemm(transB) -> Relu -> Gemm -> Relu -> Gemm;
+// resnet_small: conv1 -> Relu -> conv2 inside each of the four blocks (the other convs feed a
+// residual Add or read a value with two readers, which is not rescalable).
+TEST(CrossLayerEqualization, EqualizesGemmAndResidualNetworksExactly) {
+  for (const auto& [name, pairs] : {std::make_pair("mlp", 2), std::make_pair("resnet_small", 4)}) {
+    Model base = prepared(name);
+    Model cle = test::copyModel(base);
+    PassResult result = test::runPassText(cle, "cross-layer-equalization{iterations=400,tolerance=1e-9}");
+    EXPECT_EQ(result.stats["pairs"], pairs) << name;
+    auto inputs = testInputs(base, 100);
+    EXPECT_LT(maxAbsDiff(test::runModel(base, inputs).at(0), test::runModel(cle, inputs).at(0)), 1e-4) << name;
+    int checked = 0;
+    for (const Node* n : cle.graph->nodes()) {
+      if (n->op_type != "Relu") continue;
+      const Node* first = n->input(0)->producer();
+      if (first == nullptr || (first->op_type != "Conv" && first->op_type != "Gemm") || n->output(0)->uses().size() != 1) continue;
+      const Node* second = n->output(0)->uses()[0].node;
+      if (second->op_type != "Conv" && second->op_type != "Gemm") continue;
+      const std::vector<double> r1 = channelRanges(*first, true), r2 = channelRanges(*second, false);
+      ASSERT_EQ(r1.size(), r2.size());
+      for (size_t c = 0; c < r1.size(); ++c) EXPECT_NEAR(r1[c], r2[c], 1e-5 * std::max(1.0, r1[c])) << name << " channel " << c;
+      ++checked;
+    }
+    EXPECT_EQ(checked, pairs) << name;
+  }
+}
+
 // x [N,2] -> MatMul(W). Calibration rows {1, -8} and {0.5, 2}: max|X| = {1, 8}; max|W_j| over row
 // j = {2, 4}; alpha 0.5: s = {sqrt(1/2), sqrt(8/4)}. No LayerNormalization to fold into: a Div.
 TEST(SmoothQuant, ScalesAsComputedByHand) {
