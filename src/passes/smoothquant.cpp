@@ -7,8 +7,9 @@
 // which moves part of the activation's range into the weights (quantized per output channel,
 // where a larger row costs little). max|X_j| comes from the calibration data (context.data).
 //
-// The division is folded into the producer when X is a LayerNormalization output (last axis,
-// constant scale and bias) read only by the smoothed layers: scale_j /= s_j, bias_j /= s_j.
+// The division is folded into the producer when X is read only by the smoothed layers and is a
+// LayerNormalization output (last axis, constant scale and bias: scale_j /= s_j, bias_j /= s_j)
+// or Add(Mul(z, gamma), beta) with constant gamma and beta (a decomposed LayerNormalization).
 // Otherwise a Div(X, s) is inserted before the smoothed readers (Div, not Mul, so that the
 // quantize pass leaves it in float instead of quantizing s to int8). Exact in float either way.
 // Readers of one X share one s (max|W_j| over all of them), as q/k/v projections do.
@@ -132,18 +133,48 @@ Expected<std::map<const Value*, std::vector<double>>> channelMaxima(const Model&
   return maxima;
 }
 
-// The LayerNormalization producing x with constant scale/bias over exactly the last axis, if any.
-Node* foldableLayerNorm(const Target& t) {
-  Node* ln = t.x->producer();
-  if (!t.all_readers || ln == nullptr || !isDefaultDomain(*ln) || ln->op_type != "LayerNormalization" || t.x->producerOutput() != 0)
-    return nullptr;
-  if (ln->attrInt("axis", -1) != -1) return nullptr;
-  for (size_t i = 1; i <= 2; ++i) {
-    if (i == 2 && ln->input(2) == nullptr) continue;
-    auto c = privateFloatConstant(ln->input(i), ln);
-    if (!c || c->tensor().shape != std::vector<int64_t>{t.channels}) return nullptr;
+// A constant float tensor of k values along the last axis ([k], [1, k], ...), read only by `reader`.
+std::optional<ConstantRef> channelConstant(Value* v, const Node* reader, int64_t k) {
+  auto c = privateFloatConstant(v, reader);
+  if (!c || c->tensor().elementCount() != k || c->tensor().shape.empty() || c->tensor().shape.back() != k) return std::nullopt;
+  return c;
+}
+
+// Where 1/s can be folded: the constants of the producer that scale channel j of x linearly.
+//   - LayerNormalization over the last axis: its scale and bias;
+//   - Add(Mul(z, gamma), beta), the decomposed LayerNormalization of older exports (opset < 17),
+//     gamma and beta constant along the last axis: gamma and beta.
+// Empty when x has readers that are not smoothed or the producer is neither.
+struct Fold {
+  std::vector<ConstantRef> constants;
+  bool layer_norm = false;
+};
+
+std::optional<Fold> foldable(const Target& t) {
+  Node* p = t.x->producer();
+  if (!t.all_readers || p == nullptr || !isDefaultDomain(*p) || t.x->producerOutput() != 0) return std::nullopt;
+  if (p->op_type == "LayerNormalization") {
+    if (p->attrInt("axis", -1) != -1) return std::nullopt;
+    Fold fold{{}, true};
+    for (size_t i = 1; i <= 2; ++i) {
+      if (i == 2 && p->input(2) == nullptr) continue;
+      auto c = privateFloatConstant(p->input(i), p);
+      if (!c || c->tensor().shape != std::vector<int64_t>{t.channels}) return std::nullopt;
+      fold.constants.push_back(*c);
+    }
+    return fold;
   }
-  return ln;
+  if (p->op_type != "Add") return std::nullopt;
+  for (size_t i = 0; i < 2; ++i) {
+    auto beta = channelConstant(p->input(i), p, t.channels);
+    Value* y = p->input(1 - i);
+    if (!beta || y == nullptr || y->isGraphOutput() || y->uses().size() != 1) continue;
+    Node* mul = y->producer();
+    if (mul == nullptr || !isDefaultDomain(*mul) || mul->op_type != "Mul") continue;
+    for (size_t j = 0; j < 2; ++j)
+      if (auto gamma = channelConstant(mul->input(j), mul, t.channels)) return Fold{{*gamma, *beta}, false};
+  }
+  return std::nullopt;
 }
 
 // The smoothed reader that comes first in the stored (topological) order.
@@ -181,7 +212,7 @@ class SmoothQuantPass : public Pass {
     Graph& graph = *model.graph;
     std::vector<Target> targets = findTargets(graph);
     NNC_ASSIGN_OR_RETURN(auto maxima, channelMaxima(model, targets, *context.data, samples_, batch_size_, context.threads));
-    int64_t folded = 0, divided = 0, layers = 0;
+    int64_t folded = 0, folded_affine = 0, divided = 0, layers = 0;
     for (const Target& t : targets) {
       const size_t k = static_cast<size_t>(t.channels);
       std::vector<double> w_max(k, 0.0);
@@ -208,15 +239,13 @@ class SmoothQuantPass : public Pass {
         r.weight.replace(Tensor::fromValues<float>(DType::kFloat, r.weight.tensor().shape, w));
         ++layers;
       }
-      if (Node* ln = foldableLayerNorm(t)) {
-        for (size_t i = 1; i <= 2; ++i) {
-          if (ln->input(i) == nullptr) continue;
-          auto c = constantRefOf(ln->input(i));
-          std::vector<float> v = floats(c->tensor());
+      if (auto fold = foldable(t)) {
+        for (const ConstantRef& c : fold->constants) {
+          std::vector<float> v = floats(c.tensor());
           for (size_t j = 0; j < k; ++j) v[j] = static_cast<float>(v[j] / s[j]);
-          c->replace(Tensor::fromValues<float>(DType::kFloat, {t.channels}, v));
+          c.replace(Tensor::fromValues<float>(DType::kFloat, c.tensor().shape, v));
         }
-        ++folded;
+        ++(fold->layer_norm ? folded : folded_affine);
       } else {
         std::vector<float> sf(s.begin(), s.end());
         Value* divisor = graph.addValue(t.x->name() + "_smooth");
@@ -236,10 +265,12 @@ class SmoothQuantPass : public Pass {
     result.stats["activations"] = static_cast<int64_t>(targets.size());
     result.stats["layers"] = layers;
     result.stats["folded_into_layernorm"] = folded;
+    result.stats["folded_into_mul_add"] = folded_affine;
     result.stats["divs_inserted"] = divided;
     result.summary = "smoothed " + std::to_string(targets.size()) + " activations read by " + std::to_string(layers) +
                      " MatMul/Gemm (alpha " + nlohmann::json(alpha_).dump() + "; " + std::to_string(folded) +
-                     " folded into LayerNormalization, " + std::to_string(divided) + " Div inserted)";
+                     " folded into LayerNormalization, " + std::to_string(folded_affine) +
+                     " into Mul+Add, " + std::to_string(divided) + " Div inserted)";
     if (result.changed) {
       nlohmann::ordered_json record = result.stats;
       const int64_t total = samples_ > 0 ? std::min(samples_, context.data->size()) : context.data->size();

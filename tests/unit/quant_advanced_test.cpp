@@ -276,6 +276,37 @@ g (float[N,2] x) => (float[N,2] y) <float[2,2] w = {2.0, 0.5, -1.0, 4.0}> {
   EXPECT_LT(maxAbsDiff(test::runModel(original, inputs).at(0), test::runModel(model, inputs).at(0)), 1e-5);
 }
 
+// Add(Mul(x, gamma), beta) -> MatMul: the decomposed LayerNormalization of older exports takes
+// the division (gamma and beta / s), no Div. Calibration: X = x*gamma + beta on rows {1, 1} and
+// {-1, 2} = {3, -1.5} and {-1, -2}: max|X| = {3, 2}; max|W_j| = {1, 6}; alpha 0.5.
+TEST(SmoothQuant, FoldsIntoDecomposedLayerNorm) {
+  Model model = importText(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,2] x) => (float[N,2] y) <float[2] gamma = {2.0, -0.5}, float[1,2] beta = {1.0, -1.0}, float[2,2] w = {1.0, -0.5, 6.0, 3.0}> {
+  t = Mul(x, gamma)
+  n = Add(t, beta)
+  y = MatMul(n, w)
+}
+)");
+  Model original = test::copyModel(model);
+  Dataset data;
+  data.addInput("x", arraySource(Tensor::fromValues<float>(DType::kFloat, {2, 2}, {1.0f, 1.0f, -1.0f, 2.0f}), "x"));
+  PassResult result = runWithData(model, "smoothquant", &data);
+  EXPECT_EQ(result.stats["folded_into_mul_add"], 1);
+  EXPECT_EQ(result.stats["divs_inserted"], 0);
+  EXPECT_EQ(countOps(model, "Div"), 0);
+  const double s0 = std::sqrt(3.0 / 1.0), s1 = std::sqrt(2.0 / 6.0);
+  const std::vector<float> gamma = constantValues(model, "gamma"), beta = constantValues(model, "beta"), w = constantValues(model, "w");
+  EXPECT_NEAR(gamma[0], 2.0 / s0, 1e-6);
+  EXPECT_NEAR(gamma[1], -0.5 / s1, 1e-6);
+  EXPECT_NEAR(beta[0], 1.0 / s0, 1e-6);
+  EXPECT_NEAR(beta[1], -1.0 / s1, 1e-6);
+  EXPECT_NEAR(w[0], 1.0 * s0, 1e-6);
+  EXPECT_NEAR(w[3], 3.0 * s1, 1e-6);
+  auto inputs = test::seededInputs(model, 5, 11);
+  EXPECT_LT(maxAbsDiff(test::runModel(original, inputs).at(0), test::runModel(model, inputs).at(0)), 1e-5);
+}
+
 TEST(SmoothQuant, NeedsCalibrationData) {
   Model model = prepared("tiny_transformer");
   auto pass = createPass({"smoothquant", {}});
