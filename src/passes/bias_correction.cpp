@@ -33,16 +33,65 @@ struct Target {
   int64_t channels = 0;
 };
 
+// The constant float scale of a DequantizeLinear's output, if `v` is one.
+std::optional<ConstantRef> dequantizeScale(Value* v) {
+  Node* dq = v != nullptr ? v->producer() : nullptr;
+  if (dq == nullptr || dq->op_type != "DequantizeLinear" || dq->input(1) == nullptr) return std::nullopt;
+  auto scale = constantRefOf(dq->input(1));
+  if (!scale || scale->tensor().dtype != DType::kFloat) return std::nullopt;
+  return scale;
+}
+
+// A layer without a bias gets a zero int32 one (scale s_x * s_w[c], as the quantize pass gives
+// biases) for the correction to go into; nullptr when the input or the weight is not dequantized
+// from constants of the expected form.
+Value* addZeroBias(Graph& graph, Node* n) {
+  if (n->op_type == "Gemm" && (n->attrFloat("alpha", 1) != 1 || n->attrFloat("beta", 1) != 1)) return nullptr;
+  auto x_scale = dequantizeScale(n->input(0));
+  auto w_scale = dequantizeScale(n->input(1));
+  auto w_values = constantRefOf(n->input(1)->producer()->input(0));
+  if (!x_scale || !w_scale || !w_values || x_scale->tensor().elementCount() != 1 || w_values->tensor().shape.size() < 2) return nullptr;
+  const std::vector<int64_t>& shape = w_values->tensor().shape;
+  const int64_t channels = n->op_type == "Conv" ? shape[0] : (n->attrInt("transB", 0) != 0 ? shape[0] : shape[1]);
+  const int64_t scales = w_scale->tensor().elementCount();
+  if (scales != 1 && scales != channels) return nullptr;
+  std::vector<float> bias_scale(static_cast<size_t>(scales));
+  for (int64_t c = 0; c < scales; ++c)
+    bias_scale[static_cast<size_t>(c)] = x_scale->tensor().dataAs<float>()[0] * w_scale->tensor().dataAs<float>()[c];
+  const std::string hint = n->output(0)->name() + "_bias";
+  Value* values = graph.addValue(hint + "_q");
+  graph.setInitializer(values, Tensor::fromValues<int32_t>(DType::kInt32, {channels}, std::vector<int32_t>(static_cast<size_t>(channels), 0)));
+  Value* scale = graph.addValue(hint + "_scale");
+  graph.setInitializer(scale, Tensor::fromValues<float>(DType::kFloat, scales == 1 ? std::vector<int64_t>{} : std::vector<int64_t>{channels},
+                                                         bias_scale));
+  Value* bias = graph.addValue(hint);
+  Node* dq = graph.insertNodeBefore(n, "DequantizeLinear");
+  graph.appendNodeInput(dq, values);
+  graph.appendNodeInput(dq, scale);
+  graph.appendNodeOutput(dq, bias);
+  if (scales > 1) {
+    Attribute axis;
+    axis.name = "axis";
+    axis.type = AttrType::kInt;
+    axis.i = 0;
+    dq->attributes.push_back(std::move(axis));
+  }
+  if (n->inputs().size() > 2) graph.setNodeInput(n, 2, bias);
+  else graph.appendNodeInput(n, bias);
+  return bias;
+}
+
 std::vector<Target> findTargets(const Model& float_model, Model& quantized) {
   std::vector<Target> targets;
   for (Node* n : quantized.graph->nodes()) {
     if (!isDefaultDomain(*n) || (n->op_type != "Conv" && n->op_type != "Gemm")) continue;
     Value* w = n->input(1);
-    Value* b = n->input(2);
     Value* y = n->output(0);
-    if (w == nullptr || b == nullptr || y == nullptr || w->producer() == nullptr || w->producer()->op_type != "DequantizeLinear") continue;
+    if (w == nullptr || y == nullptr || w->producer() == nullptr || w->producer()->op_type != "DequantizeLinear") continue;
     const Value* fy = float_model.graph->findValue(y->name());
     if (fy == nullptr || fy->producer() == nullptr || fy->producer()->op_type != n->op_type) continue;
+    Value* b = n->input(2) != nullptr ? n->input(2) : addZeroBias(*quantized.graph, n);
+    if (b == nullptr) continue;
     Target t{n, fy, y, std::nullopt, std::nullopt, std::nullopt, 0};
     if (b->producer() != nullptr && b->producer()->op_type == "DequantizeLinear" && readOnlyBy(b, n)) {
       Node* dq = b->producer();

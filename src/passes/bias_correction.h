@@ -25,7 +25,7 @@ struct BiasCorrectionOptions {
 };
 
 // Corrects the biases of `quantized` (the QDQ form of `float_model`, node outputs under the same
-// names). Conv/Gemm without a bias are left as they are. Returns statistics: layers corrected,
+// names). A quantized Conv/Gemm without a bias gets an int32 one. Returns statistics: layers corrected,
 // levels (quantized passes), the mean |correction| over all channels.
 Expected<nlohmann::ordered_json> correctBiases(const Model& float_model, Model& quantized, const Dataset& data,
                                                const BiasCorrectionOptions& options);

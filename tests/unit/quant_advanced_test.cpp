@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "model_eval_util.h"
@@ -446,6 +447,51 @@ TEST(QuantAdvancedGain, SmoothQuantOnBundledTransformer) {
   const double db_plain = sqnr(f, test::runModel(plain, in500).at(0)), db_smooth = sqnr(f, test::runModel(smooth, in500).at(0));
   std::printf("tiny_transformer, int8 activations: plain %.2f dB, SmoothQuant %.2f dB\n", db_plain, db_smooth);
   EXPECT_GT(db_smooth, db_plain);
+}
+
+// Conv layers without a bias get an int32 one for the correction. The first conv's channel 1 has
+// weights 100x smaller than channel 0 and all positive, so a per-tensor scale rounds most of them
+// to zero: its outputs' mean shifts, and so does the second conv's.
+TEST(BiasCorrection, AddsBiasesToConvsWithoutOne) {
+  std::ostringstream w1, w2;
+  for (int o = 0; o < 2; ++o)
+    for (int k = 0; k < 9; ++k) w1 << (o + k > 0 ? ", " : "") << (o == 0 ? 0.5 * std::sin(1.0 + k) : 0.004 + 0.001 * (k % 3));
+  for (int o = 0; o < 3; ++o)
+    for (int i = 0; i < 2; ++i) w2 << (o + i > 0 ? ", " : "") << (i == 0 ? 0.1 * (o + 1) : 20.0 - 5 * o);
+  const std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\n"
+                           "g (float[N,1,6,6] x) => (float[N,3,6,6] y) <float[2,1,3,3] w1 = {" + w1.str() +
+                           "}, float[3,2,1,1] w2 = {" + w2.str() + "}> {\n"
+                           "  a = Conv <pads = [1, 1, 1, 1]> (x, w1)\n  r = Relu(a)\n  y = Conv(r, w2)\n}\n";
+  Model model = importText(text.c_str());
+  auto calib = test::seededInputs(model, 64, 5);
+  Dataset data;
+  data.addInput("x", arraySource(calib.at(0).second, "x"));
+  Model plain = test::copyModel(model), corrected = test::copyModel(model);
+  runWithData(plain, "quantize{per_channel=false}", &data);
+  PassResult result = runWithData(corrected, "quantize{per_channel=false,bias_correction=true}", &data);
+  EXPECT_EQ(result.stats["bias_correction"]["layers"], 2);
+  EXPECT_EQ(result.stats["bias_correction"]["levels"], 2);
+  int with_bias = 0;
+  for (const Node* n : corrected.graph->nodes()) with_bias += n->op_type == "Conv" && n->input(2) != nullptr ? 1 : 0;
+  EXPECT_EQ(with_bias, 2);
+  EXPECT_TRUE(checkModel(corrected).result != CheckResult::kInvalid);
+  // Mean over the calibration samples of float - int8 output, per output channel.
+  const std::vector<float> f = test::runModel(model, calib).at(0);
+  auto shift = [&](const Model& q) {
+    const std::vector<float> y = test::runModel(q, calib).at(0);
+    double total = 0;
+    for (size_t c = 0; c < 3; ++c) {
+      double d = 0;
+      for (size_t n = 0; n < 64; ++n)
+        for (size_t i = 0; i < 36; ++i) d += f[(n * 3 + c) * 36 + i] - y[(n * 3 + c) * 36 + i];
+      total += std::fabs(d / (64 * 36));
+    }
+    return total / 3;
+  };
+  const double before = shift(plain), after = shift(corrected);
+  std::printf("conv pair without biases: mean |shift| %.5f without, %.5f with bias correction\n", before, after);
+  EXPECT_GT(before, 0.01);
+  EXPECT_LT(after, before / 10);
 }
 
 TEST(BiasCorrection, NeedsCalibrationData) {
