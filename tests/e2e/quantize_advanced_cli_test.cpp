@@ -91,6 +91,12 @@ TEST_F(QuantizeAdvancedCli, SmoothQuantOnTransformer) {
   EXPECT_EQ(record["smoothquant"]["alpha"], 0.6);
   EXPECT_EQ(record["smoothquant"]["folded_into_layernorm"], 4);
   EXPECT_EQ(record["activations"], "int8");
+  auto j = nnc("-q --json quantize " + quote(modelsDir() + "/tiny_transformer.onnx") + " -o " + quote(dir_ + "/j.onnx") + calibData() +
+               " --smoothquant");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const nlohmann::json summary = nlohmann::json::parse(j.out);
+  EXPECT_EQ(summary["preparations"]["smoothquant"]["alpha"], 0.5);
+  EXPECT_EQ(summary["preparations"]["smoothquant"]["layers"], 14);  // q, k, v, proj, fc1, fc2 of 2 layers, embed, head
   expectSameAccuracyInOrt(out);
 }
 

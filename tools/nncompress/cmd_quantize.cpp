@@ -65,7 +65,9 @@ PassSpec quantizeSpec(const QuantizeCliOptions& o) {
 
 // Cross-layer equalization and SmoothQuant: float rewrites before calibration (they change the
 // activation ranges). SmoothQuant and bias correction read the calibration data.
-Status applyPreparations(Model& model, const QuantizeCliOptions& o, bool smoothquant, const Dataset* data, const GlobalOptions& global) {
+// Returns each pass's statistics by pass name (for --json).
+Expected<nlohmann::ordered_json> applyPreparations(Model& model, const QuantizeCliOptions& o, bool smoothquant, const Dataset* data,
+                                                   const GlobalOptions& global) {
   PassContext context;
   context.seed = global.seed;
   context.threads = global.threads;
@@ -77,11 +79,13 @@ Status applyPreparations(Model& model, const QuantizeCliOptions& o, bool smoothq
                      {{"alpha", o.smoothquant.empty() ? "0.5" : o.smoothquant},
                       {"samples", std::to_string(o.calib.samples)},
                       {"batch_size", std::to_string(o.calib.data.batch_size)}}});
+  nlohmann::ordered_json stats = nlohmann::ordered_json::object();
   for (const PassSpec& spec : specs) {
     NNC_ASSIGN_OR_RETURN(auto pass, createPass(spec));
-    NNC_RETURN_IF_ERROR(pass->run(model, context).status());  // the pass logs its summary
+    NNC_ASSIGN_OR_RETURN(PassResult result, pass->run(model, context));  // the pass logs its summary
+    stats[spec.name] = result.stats;
   }
-  return Status::ok();
+  return stats;
 }
 
 // Dynamic int8: per-tensor weight scales unless --per-channel was given (ORT's default).
@@ -203,9 +207,11 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               if (!opened) return reportError(opened.status());
               calib_data = std::move(opened).value();
             }
+            nlohmann::ordered_json preparations = nlohmann::ordered_json::object();
             if (prepares) {
-              Status prepared = applyPreparations(*model, *options, smoothquant, calib_data ? &*calib_data : nullptr, global);
-              if (!prepared.isOk()) return reportError(prepared.withContext(options->model));
+              auto prepared = applyPreparations(*model, *options, smoothquant, calib_data ? &*calib_data : nullptr, global);
+              if (!prepared) return reportError(prepared.status().withContext(options->model));
+              preparations = std::move(prepared).value();
             }
             ActivationRanges ranges;
             double calib_seconds = 0;
@@ -255,6 +261,7 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               j["output_bytes"] = saved->model_bytes + saved->external_bytes;
               j["size_ratio"] = ratio;
               j["stats"] = result->stats;
+              if (!preparations.empty()) j["preparations"] = preparations;
               j["calibration_seconds"] = calib_seconds;
               j["seconds"] = seconds;
               if (search) j["accuracy_search"] = searchToJson(*search);
