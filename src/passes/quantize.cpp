@@ -58,6 +58,8 @@ class QuantizePass : public Pass {
   }
 
   Expected<PassResult> run(Model& model, PassContext& context) override {
+    if (bias_correction_ && context.data == nullptr)
+      return invalidArgument(name_ + ": bias correction needs calibration data (it compares the float and the quantized model)");
     ActivationRanges ranges;
     if (use_given_ranges_) {
       if (context.ranges == nullptr) return invalidArgument(name_ + ": ranges=given needs a ranges table");
@@ -70,8 +72,6 @@ class QuantizePass : public Pass {
     } else {
       return invalidArgument("quantize needs calibration data or a ranges file");
     }
-    if (bias_correction_ && context.data == nullptr)
-      return invalidArgument(name_ + ": bias correction needs calibration data (it compares the float and the quantized model)");
     std::optional<Model> float_model;
     if (bias_correction_) {
       NNC_ASSIGN_OR_RETURN(std::string bytes, serializeModel(model));
