@@ -12,6 +12,9 @@ Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createFinetunePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createCrossLayerEqualizationPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createSmoothQuantPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createBiasCorrectionPass(const PassSpec& spec);
 
 namespace {
 
@@ -30,6 +33,9 @@ constexpr PassEntry kPasses[] = {
     {"sparse-storage", createSparseStoragePass},
     {"quantize", createQuantizePass},
     {"finetune", createFinetunePass},
+    {"cross-layer-equalization", createCrossLayerEqualizationPass},
+    {"smoothquant", createSmoothQuantPass},
+    {"bias-correction", createBiasCorrectionPass},
 };
 
 }  // namespace
