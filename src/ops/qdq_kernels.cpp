@@ -1,0 +1,188 @@
+// The fused QDQ kernels on weights packed once per Session (qgemm_u8s8.h; the session's fusion,
+// runtime/qdq_fusion.cpp, packs them into the fused node's "packed_w" attribute):
+//   QdqConv           int8 Conv, requantized in the GEMM's output step;
+//   QdqMatMul/QdqGemm x [.., K] times a constant 2-D weight, requantized, or (without y_scale)
+//                     scaled back to float: y = alpha * x_s * w_s[n] * acc (+ beta * C).
+// Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, bias (int32,
+// scale x_scale * w_scale, added to the accumulator), C (float, Gemm with a float output only).
+// Requantization is ONNX Runtime's: multiplier = (x_scale * w_scale[c]) / y_scale in float, round
+// half to even, saturate; the weight zero point is 0 (packing is only done then).
+#include <algorithm>
+
+#include "parallel.h"
+#include "qdq_ops.h"
+#include "qgemm_u8s8.h"
+#include "quant_util.h"
+
+namespace nnc::ops {
+namespace {
+
+Expected<float> scalarFloat(const KernelContext& ctx, size_t i, const char* what) {
+  const Tensor* t = ctx.input(i);
+  if (t == nullptr || t->elementCount() != 1) return ctx.fail(std::string(what) + " must be a scalar");
+  auto v = floatElements(*t, what);
+  if (!v) return v.status();
+  return (*v)[0];
+}
+
+// The per-channel output step: offset = bias - zx * weight sum, scale = x_s * w_s[c] * alpha (/ y_s).
+struct OutputStep {
+  std::vector<int32_t> offset;
+  std::vector<float> scale;
+  U8S8Output out;
+};
+
+Expected<OutputStep> outputStep(const KernelContext& ctx, const Tensor& x, const PackedWeights& w, float alpha) {
+  const int64_t channels = w.channels;
+  NNC_ASSIGN_OR_RETURN(float x_s, scalarFloat(ctx, 1, "x_scale"));
+  int32_t zx = 0;
+  if (const Tensor* z = ctx.input(2)) {
+    if (z->elementCount() != 1 || z->dtype != x.dtype) return ctx.fail("x_zero_point must be a scalar of x's type");
+    zx = intElement(*z, 0);
+  }
+  if (x.dtype == DType::kInt8) zx += 128;  // the kernels read int8 activations shifted to uint8
+  const Tensor* ws_t = ctx.input(4);
+  if (ws_t == nullptr) return ctx.fail("w_scale is missing");
+  NNC_ASSIGN_OR_RETURN(std::vector<float> w_s, floatElements(*ws_t, "w_scale"));
+  if (w_s.size() != 1 && static_cast<int64_t>(w_s.size()) != channels)
+    return ctx.fail("w_scale must have 1 or " + std::to_string(channels) + " elements");
+  const Tensor* bias = ctx.input(8);
+  if (bias && (bias->dtype != DType::kInt32 || bias->elementCount() != channels))
+    return ctx.fail("bias must be an int32 tensor of " + std::to_string(channels) + " elements");
+  OutputStep s;
+  s.offset.resize(static_cast<size_t>(channels));
+  s.scale.resize(static_cast<size_t>(channels));
+  const bool quantized = ctx.input(6) != nullptr;
+  float y_s = 1;
+  if (quantized) {
+    NNC_ASSIGN_OR_RETURN(y_s, scalarFloat(ctx, 6, "y_scale"));
+    const Tensor* y_zp = ctx.input(7);
+    s.out.out_type = y_zp ? y_zp->dtype : DType::kUInt8;
+    int32_t lo = 0, hi = 0;
+    if (s.out.out_type != DType::kUInt8 && s.out.out_type != DType::kInt8)
+      return ctx.unsupportedHere("output type " + dtypeName(s.out.out_type));
+    quantRange(s.out.out_type, &lo, &hi);
+    s.out.zp = y_zp ? intElement(*y_zp, 0) : 0;
+    if (ctx.attrInt("relu", 0) != 0) lo = std::max(lo, s.out.zp);
+    s.out.lo = static_cast<float>(lo - s.out.zp);
+    s.out.hi = static_cast<float>(hi - s.out.zp);
+  } else {
+    s.out.out_type = DType::kFloat;
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    const size_t i = static_cast<size_t>(c);
+    s.offset[i] = static_cast<int32_t>(static_cast<uint32_t>(bias ? bias->dataAs<int32_t>()[c] : 0) -
+                                       static_cast<uint32_t>(zx) * static_cast<uint32_t>(w.sums[c]));
+    const float m = x_s * w_s[w_s.size() == 1 ? 0 : i];
+    // Same expression as the QLinear kernels: (x_s * w_s) / y_s; alpha only for Gemm.
+    s.scale[i] = quantized ? (alpha == 1.0f ? m : m * alpha) / y_s : (alpha == 1.0f ? m : m * alpha);
+  }
+  s.out.offset = s.offset.data();
+  s.out.scale = s.scale.data();
+  return s;
+}
+
+Tensor allocateOutput(DType type, const std::vector<int64_t>& shape, void** data) {
+  uint8_t* bytes = nullptr;
+  Tensor t = Tensor::uninitialized(type, shape, &bytes);
+  *data = bytes;
+  return t;
+}
+
+}  // namespace
+
+Status qdqConvPacked(KernelContext& ctx, const PackedWeights& w) {
+  NNC_ASSIGN_OR_RETURN(const Tensor* x, ctx.requiredInput(0));
+  NNC_ASSIGN_OR_RETURN(const Tensor* wt, ctx.requiredInput(3));
+  if (x->dtype != DType::kUInt8 && x->dtype != DType::kInt8) return ctx.fail("x must be uint8 or int8");
+  if (x->shape.size() < 3 || x->shape.size() > 5 || wt->shape.size() != x->shape.size())
+    return ctx.fail("x and w must have the same rank, 3 to 5");
+  const int64_t group = ctx.attrInt("group", 1);
+  const int64_t batch = x->shape[0], C = x->shape[1], M = wt->shape[0];
+  if (group != w.groups || M != w.channels || C % group != 0 || wt->shape[1] * group != C)
+    return ctx.fail("channels " + std::to_string(C) + " / weights " + shapeToString(wt->shape) +
+                    " do not fit group " + std::to_string(group));
+  if (ctx.input(6) == nullptr) return ctx.fail("y_scale is missing");
+  std::vector<int64_t> out_spatial;
+  auto geometry = integerConvShape(ctx, *x, *wt, &out_spatial);
+  if (!geometry) return geometry.status().withContext(ctx.node().describe());
+  const ConvShape& s = *geometry;
+  const int64_t Cg = C / group, Mg = M / group, Kg = Cg * s.kSize(), Nsp = s.outSize();
+  if (Kg != w.K) return ctx.fail("weight shape does not match its packed form");
+  NNC_ASSIGN_OR_RETURN(OutputStep step, outputStep(ctx, *x, w, 1.0f));
+  std::vector<int64_t> out_shape{batch, M};
+  out_shape.insert(out_shape.end(), out_spatial.begin(), out_spatial.end());
+  void* y = nullptr;
+  Tensor out = allocateOutput(step.out.out_type, out_shape, &y);
+  const int64_t in_plane = product(x->shape, 2), jobs = batch * group;
+  const bool pointwise = s.pointwise() && x->dtype == DType::kUInt8;  // the image is the GEMM's B as it is
+  const uint8_t flip = x->dtype == DType::kInt8 ? 0x80 : 0;
+  // Several images: one job (image, group) per thread, each GEMM on one thread; one job: a threaded GEMM.
+  const int threads = jobs > 1 && Mg * Kg * Nsp * jobs > 4 * kMinParallelWork ? ctx.threads() : 1;
+  const bool per_job = jobs > 1 && threads > 1;
+  Status failure;
+#pragma omp parallel num_threads(threads) if (per_job)
+  {
+    std::vector<uint8_t> col(pointwise ? 0 : static_cast<size_t>(Kg * Nsp));
+#pragma omp for schedule(dynamic)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int64_t n = job / group, g = job % group;
+      const uint8_t* xs = x->bytes() + (n * C + g * Cg) * in_plane;
+      const uint8_t* b = xs;
+      if (!pointwise) {
+        // Signed activations: im2col of the bytes, then the +128 shift in place (padding included).
+        const uint8_t fill = static_cast<uint8_t>(ctx.input(2) ? intElement(*ctx.input(2), 0) : 0);
+        im2colBytes(xs, Cg, s, fill, col.data(), per_job ? 1 : ctx.threads());
+        if (flip)
+          for (uint8_t& v : col) v ^= flip;
+        b = col.data();
+      }
+      U8S8Output o = step.out;
+      o.offset += g * Mg;
+      o.scale += g * Mg;
+      o.ldo = Nsp;
+      o.out = static_cast<uint8_t*>(y) + (n * M + g * Mg) * Nsp * (dtypeBits(o.out_type) / 8);
+      u8s8GemmBroadcast(w, g, b, Nsp, o, per_job ? 1 : ctx.threads());
+    }
+  }
+  ctx.setOutput(0, std::move(out));
+  return Status::ok();
+}
+
+Status qdqRowsPacked(KernelContext& ctx, const PackedWeights& w, bool gemm) {
+  NNC_ASSIGN_OR_RETURN(const Tensor* x, ctx.requiredInput(0));
+  if (x->dtype != DType::kUInt8 && x->dtype != DType::kInt8) return ctx.fail("x must be uint8 or int8");
+  if (x->shape.empty() || x->shape.back() != w.K)
+    return ctx.fail("x " + shapeToString(x->shape) + " does not match the weight's K=" + std::to_string(w.K));
+  if (gemm && x->shape.size() != 2) return ctx.fail("Gemm input must be 2-D");
+  const float alpha = gemm ? ctx.attrFloat("alpha", 1.0f) : 1.0f;
+  NNC_ASSIGN_OR_RETURN(OutputStep step, outputStep(ctx, *x, w, alpha));
+  const int64_t N = w.channels, M = x->elementCount() / w.K;
+  std::vector<int64_t> out_shape(x->shape.begin(), x->shape.end() - 1);
+  out_shape.push_back(N);
+  std::vector<float> fbias;
+  if (const Tensor* c = ctx.input(9)) {
+    // Gemm's float C, times beta, broadcast to [M, N]: a scalar, [N], [1, N], [M, 1] or [M, N].
+    if (step.out.out_type != DType::kFloat) return ctx.fail("a float C needs a float output");
+    NNC_ASSIGN_OR_RETURN(fbias, floatElements(*c, "C"));
+    const float beta = ctx.attrFloat("beta", 1.0f);
+    for (float& v : fbias) v *= beta;
+    const std::vector<int64_t>& cs = c->shape;
+    const int64_t rows = cs.size() == 2 ? cs[0] : 1, cols = cs.empty() ? 1 : cs.back();
+    if (cs.size() > 2 || (rows != 1 && rows != M) || (cols != 1 && cols != N))
+      return ctx.fail("C " + shapeToString(cs) + " does not broadcast to [" + std::to_string(M) + ", " +
+                      std::to_string(N) + "]");
+    step.out.fbias = fbias.data();
+    step.out.fbias_rs = rows == 1 ? 0 : cols;
+    step.out.fbias_cs = cols == 1 ? 0 : 1;
+  }
+  void* y = nullptr;
+  Tensor out = allocateOutput(step.out.out_type, out_shape, &y);
+  step.out.out = y;
+  step.out.ldo = N;
+  if (M > 0) u8s8GemmRows(x->bytes(), M, w.K, x->dtype == DType::kInt8, w, step.out, ctx.threads());
+  ctx.setOutput(0, std::move(out));
+  return Status::ok();
+}
+
+}  // namespace nnc::ops
