@@ -5,6 +5,8 @@
 // Runtime (which fuses the same groups into QLinearConv/QLinearMatMul): bit-exact uint8 outputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -178,6 +180,105 @@ g (uint8[1,1,4,4] xq) => (uint8[1,1,4,4] y, float[1,1,4,4] c)
   EXPECT_EQ(y[15], 138);  // x = 135: 10.5 -> 10
 }
 
+// x float[3,20] -> Q -> DQ -> Gemm(transB = 1, int8 per-row weights [6,20] in [-64, 63], int32 bias
+// with scale x_s * w_s) -> Q(uint8, zp 30) = y; y -> DQ -> Gemm(transB = 0, weights [6,4] per column,
+// float C [4], alpha 0.5, beta 2) -> z float (a graph output: the int32 sums scaled back to float).
+std::string qdqGemmModelText() {
+  uint32_t s = 777;
+  const float x_s = 0.01f;
+  std::vector<int32_t> w(6 * 20), b(6), w2(6 * 4);
+  std::vector<float> w_s(6), b_s(6), w2_s(4), c(4);
+  for (auto& v : w) v = static_cast<int32_t>(nextRandom(s) % 128) - 64;
+  for (size_t i = 0; i < 6; ++i) {
+    w_s[i] = 0.004f + 0.001f * static_cast<float>(i);
+    b_s[i] = x_s * w_s[i];
+    b[i] = static_cast<int32_t>(nextRandom(s) % 4001) - 2000;
+  }
+  for (auto& v : w2) v = static_cast<int32_t>(nextRandom(s) % 128) - 64;
+  for (size_t i = 0; i < 4; ++i) {
+    w2_s[i] = 0.002f + 0.0005f * static_cast<float>(i);
+    c[i] = 0.25f * static_cast<float>(i) - 0.3f;
+  }
+  std::ostringstream t;
+  t << R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[3,20] x) => (uint8[3,6] y, float[3,4] z)
+<uint8 x_zp = {128}, float x_s = {0.01}, int8[6,20] w = )"
+    << list(w) << ", float[6] w_s = " << list(w_s) << ", int32[6] b = " << list(b) << ", float[6] b_s = " << list(b_s)
+    << ", float y_s = {0.03}, uint8 y_zp = {30}, int8[6,4] w2 = " << list(w2) << ", float[4] w2_s = " << list(w2_s)
+    << ", float[4] c = " << list(c) << R"(> {
+  xq = QuantizeLinear(x, x_s, x_zp)
+  xf = DequantizeLinear(xq, x_s, x_zp)
+  wf = DequantizeLinear<axis = 0>(w, w_s)
+  bf = DequantizeLinear<axis = 0>(b, b_s)
+  h = Gemm<transB = 1>(xf, wf, bf)
+  y = QuantizeLinear(h, y_s, y_zp)
+  yf = DequantizeLinear(y, y_s, y_zp)
+  w2f = DequantizeLinear<axis = 1>(w2, w2_s)
+  z = Gemm<alpha = 0.5, beta = 2.0>(yf, w2f, c)
+})";
+  return t.str();
+}
+
+TEST(QdqFusion, GemmGroupsMatchFloatEmulation) {
+  onnx::ModelProto proto = test::parseText(qdqGemmModelText().c_str());
+  auto model = importModel(proto, "");
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    std::vector<float> v(3 * 20);
+    for (auto& f : v) f = static_cast<float>(nextRandom(seed) % 20001) / 10000.0f - 1.0f;
+    const Tensor x = Tensor::fromValues<float>(DType::kFloat, {3, 20}, v);
+    SessionOptions fused_options, plain_options;
+    plain_options.fuse_qdq = false;
+    auto fused_session = Session::create(*model, fused_options);
+    auto plain_session = Session::create(*model, plain_options);
+    ASSERT_TRUE(fused_session.isOk() && plain_session.isOk());
+    Profile profile;
+    auto fused = (*fused_session)->run({{"x", x}}, nullptr, &profile);
+    auto plain = (*plain_session)->run({{"x", x}});
+    ASSERT_TRUE(fused.isOk()) << fused.status().message();
+    ASSERT_TRUE(plain.isOk()) << plain.status().message();
+    EXPECT_EQ(profile.by_op["ai.nncompress.internal.QdqGemm"].calls, 2);
+    EXPECT_EQ(profile.by_op.count("Gemm"), 0u);
+    EXPECT_EQ(profile.by_op["DequantizeLinear"].calls, 0);
+    ASSERT_EQ((*fused)[0].dtype, DType::kUInt8);
+    ASSERT_EQ((*fused)[1].dtype, DType::kFloat);
+    ASSERT_EQ((*fused)[1].shape, (std::vector<int64_t>{3, 4}));
+    auto [worst_y, differ_y] = stepDiff<uint8_t>((*fused)[0], (*plain)[0]);
+    EXPECT_LE(worst_y, 1) << "seed " << seed;
+    // Independent reference for y from the integers: acc = sum (xq - 128) * w + b, y = round(acc *
+    // x_s * w_s / y_s) + 30, saturated; and for z from the fused y: 0.5 * sum(DQ(y) * DQ(w2)) + 2 * c.
+    const float x_s = 0.01f;
+    std::vector<int32_t> xq(60);
+    for (size_t i = 0; i < 60; ++i)
+      xq[i] = std::clamp(static_cast<int32_t>(std::nearbyint(v[i] / x_s)) + 128, 0, 255);
+    const Tensor& wt = *model->graph->findValue("w")->initializer();
+    const Tensor& bt = *model->graph->findValue("b")->initializer();
+    const Tensor& wst = *model->graph->findValue("w_s")->initializer();
+    for (int64_t m = 0; m < 3; ++m)
+      for (int64_t n = 0; n < 6; ++n) {
+        int32_t acc = bt.dataAs<int32_t>()[n];
+        for (int64_t k = 0; k < 20; ++k) acc += (xq[m * 20 + k] - 128) * wt.dataAs<int8_t>()[n * 20 + k];
+        const float mult = x_s * wst.dataAs<float>()[n] / 0.03f;
+        const int32_t want = std::clamp(static_cast<int32_t>(std::nearbyint(static_cast<float>(acc) * mult)) + 30, 0, 255);
+        EXPECT_EQ((*fused)[0].dataAs<uint8_t>()[m * 6 + n], want) << m << "," << n;
+      }
+    const Tensor& w2t = *model->graph->findValue("w2")->initializer();
+    const Tensor& w2st = *model->graph->findValue("w2_s")->initializer();
+    const Tensor& ct = *model->graph->findValue("c")->initializer();
+    for (int64_t m = 0; m < 3; ++m)
+      for (int64_t n = 0; n < 4; ++n) {
+        double sum = 0;
+        for (int64_t k = 0; k < 6; ++k)
+          sum += (static_cast<double>((*fused)[0].dataAs<uint8_t>()[m * 6 + k]) - 30) * 0.03 *
+                 w2t.dataAs<int8_t>()[k * 4 + n] * w2st.dataAs<float>()[n];
+        const double want = 0.5 * sum + 2.0 * ct.dataAs<float>()[n];
+        EXPECT_NEAR((*fused)[1].dataAs<float>()[m * 4 + n], want, 1e-5 * (1 + std::fabs(want))) << m << "," << n;
+        if (differ_y == 0)
+          EXPECT_NEAR((*fused)[1].dataAs<float>()[m * 4 + n], (*plain)[1].dataAs<float>()[m * 4 + n], 1e-5);
+      }
+  }
+}
+
 int shell(const std::string& cmd) {
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -191,10 +292,12 @@ TEST(QdqFusion, MatchesOnnxRuntimeBitForBit) {
     GTEST_SKIP() << "node or onnxruntime-node (tools/ort/install.sh) missing";
   }
   const std::string dir = test::makeTempDir();
-  for (bool relu : {false, true}) {
-    const std::string model = dir + "/qdq" + (relu ? "_relu" : "") + ".onnx";
+  for (int variant : {0, 1, 2}) {
+    const bool relu = variant == 1;
+    const std::string model = dir + "/qdq" + std::to_string(variant) + ".onnx";
     std::string bytes;
-    ASSERT_TRUE(test::parseText(qdqModelText(relu).c_str()).SerializeToString(&bytes));
+    const std::string text = variant == 2 ? qdqGemmModelText() : qdqModelText(relu);
+    ASSERT_TRUE(test::parseText(text.c_str()).SerializeToString(&bytes));
     test::writeFile(model, bytes);
     // crosscheck.sh: seeded random x in [-1, 1), ORT with all optimizations (QDQ -> QLinear*),
     // integer outputs compared bit for bit.
