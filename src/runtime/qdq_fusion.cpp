@@ -5,6 +5,7 @@
 // reads (graph outputs included).
 #include "qdq_fusion.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/qdq_ops.h"
@@ -155,6 +156,78 @@ Tensor packWeights(const Node& op, const Node& dq_w, bool trans_b) {
 
 bool isFloatValue(const Value* v) { return elemType(v) == static_cast<int32_t>(DType::kFloat); }
 
+
+// The QuantizeLinear that is the only reader of `op`'s output, with a scalar float scale and a scalar
+// 8-bit zero point (or none), saturating, not block-wise; nullptr otherwise.
+const Node* soleQuantize(const Node* op, int64_t opset) {
+  const Node* q = soleReader(op->output(0));
+  if (!q || !q->domain.empty() || q->op_type != "QuantizeLinear" || q->input(0) == nullptr || q->input(1) == nullptr ||
+      q->outputs().size() != 1 || knownCount(q->input(1)) != 1 || !isFloatValue(q->input(1)) ||
+      (q->input(2) != nullptr && (!is8Bit(elemType(q->input(2))) || knownCount(q->input(2)) != 1)) ||
+      (opset >= 19 && q->attrInt("saturate", 1) != 1) || (opset >= 21 && q->attrInt("block_size", 0) != 0))
+    return nullptr;
+  return q;
+}
+
+// The 8-bit type a QuantizeLinear writes (its zero point's; uint8 without one).
+int32_t quantizeOutputType(const Node* q) {
+  return q->input(2) ? elemType(q->input(2)) : static_cast<int32_t>(DType::kUInt8);
+}
+
+// Whether a scalar scale / zero point pair of `a` equals that of `b` (same values, constants).
+bool sameScalar(const Value* a, const Value* b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr) return false;
+  const Tensor* ta = a->initializer();
+  const Tensor* tb = b->initializer();
+  return ta && tb && ta->elementCount() == 1 && tb->elementCount() == 1 && sameContents(*ta, *tb);
+}
+
+std::unique_ptr<Node> copyOf(const Node& op, const char* domain, const char* op_type) {
+  auto node = fusedNode(op, op_type, false);
+  node->domain = domain;
+  node->attributes.pop_back();  // the "relu" flag fusedNode adds
+  return node;
+}
+
+// DequantizeLinear(a), DequantizeLinear(b) -> Add -> QuantizeLinear, all scalar parameters of one
+// 8-bit type: ONNX Runtime's QLinearAdd (its kernel here is bit-exact with MLAS), as ORT fuses it.
+// DequantizeLinear(x) -> MaxPool -> QuantizeLinear with the same scale and zero point: MaxPool on
+// the 8-bit values (max commutes with the monotonic dequantization, and requantizing a dequantized
+// value with the same parameters gives it back).
+void findElementwiseGroups(const Graph& graph, int64_t opset, std::vector<QdqGroup>& groups) {
+  for (const Node* op : graph.nodes()) {
+    if (!op->domain.empty() || op->outputs().size() != 1) continue;
+    const bool add = op->op_type == "Add", pool = op->op_type == "MaxPool";
+    if (!add && !pool) continue;
+    const Node* q = soleQuantize(op, opset);
+    if (q == nullptr || op->inputs().size() != (add ? 2u : 1u)) continue;
+    std::vector<const Node*> dqs;
+    for (const Value* in : op->inputs()) {
+      const Node* dq = producerOf(in, "DequantizeLinear");
+      if (!dq || !plainDequantize(dq, opset, 1, 0, false) || dequantizeInputType(dq) != quantizeOutputType(q)) break;
+      dqs.push_back(dq);
+    }
+    if (dqs.size() != op->inputs().size()) continue;
+    QdqGroup g;
+    g.quantize = q;
+    g.absorbed = {op, q};
+    for (const Node* dq : dqs)
+      if (soleReader(dq->output(0)) == op && std::count(dqs.begin(), dqs.end(), dq) == 1) g.absorbed.push_back(dq);
+    if (add) {
+      g.fused = copyOf(*op, "com.microsoft", "QLinearAdd");
+      g.inputs = {dqs[0]->input(0), dqs[0]->input(1), dqs[0]->input(2), dqs[1]->input(0), dqs[1]->input(1),
+                  dqs[1]->input(2), q->input(1), q->input(2)};
+    } else {
+      if (!sameScalar(dqs[0]->input(1), q->input(1)) || !sameScalar(dqs[0]->input(2), q->input(2))) continue;
+      g.fused = copyOf(*op, "", "MaxPool");
+      g.inputs = {dqs[0]->input(0)};
+    }
+    g.output = q->output(0);
+    groups.push_back(std::move(g));
+  }
+}
+
 }  // namespace
 
 std::vector<QdqGroup> findQdqGroups(const Graph& graph, int64_t opset) {
@@ -226,6 +299,7 @@ std::vector<QdqGroup> findQdqGroups(const Graph& graph, int64_t opset) {
     g.output = q ? q->output(0) : op->output(0);
     groups.push_back(std::move(g));
   }
+  findElementwiseGroups(graph, opset, groups);
   return groups;
 }
 
