@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "parallel.h"
+#include "qgemm.h"
 #include "qdq_ops.h"
 #include "qgemm_u8s8.h"
 #include "quant_util.h"
@@ -89,6 +90,68 @@ Tensor allocateOutput(DType type, const std::vector<int64_t>& shape, void** data
   return t;
 }
 
+// Depthwise Conv (one input and one output channel per group): a GEMM of one row would waste the
+// 4 x 16 tile, so each plane is padded with the zero point (padded taps then add (zx - zx) * w = 0)
+// and every tap adds w * x to int32 sums. With stride 1 the sums are kept at the padded width, so
+// each tap is one contiguous multiply-add over the whole plane (the compiler vectorizes it) and the
+// extra columns are dropped when requantizing.
+template <typename Q>
+void depthwisePlanes(const Tensor& x, const int8_t* w, const ConvShape& s, const OutputStep& step, int32_t zx_shifted,
+                     Q* y, int threads) {
+  const int64_t planes = x.shape[0] * x.shape[1], C = x.shape[1];
+  const int64_t H = s.in[1], W = s.in[2], OH = s.out[1], OW = s.out[2], KH = s.k[1], KW = s.k[2];
+  const int64_t Hp = std::max(H + s.pad[1], (OH - 1) * s.stride[1] + (KH - 1) * s.dil[1] + 1) + 1;
+  const int64_t Wp = std::max(W + s.pad[2], (OW - 1) * s.stride[2] + (KW - 1) * s.dil[2] + 1);
+  const uint8_t flip = x.dtype == DType::kInt8 ? 0x80 : 0, fill = static_cast<uint8_t>(zx_shifted);
+  const bool unit_stride = s.stride[1] == 1 && s.stride[2] == 1;
+#pragma omp parallel num_threads(threads) if (threads > 1 && planes > 1)
+  {
+    std::vector<uint8_t> padded(static_cast<size_t>(Hp * Wp));
+    std::vector<int32_t> acc(static_cast<size_t>(unit_stride ? OH * Wp : OW));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const int64_t c = p % C;
+      std::fill(padded.begin(), padded.end(), fill);
+      const uint8_t* src = x.bytes() + p * H * W;
+      for (int64_t i = 0; i < H; ++i) {
+        uint8_t* d = padded.data() + (i + s.pad[1]) * Wp + s.pad[2];
+        for (int64_t j = 0; j < W; ++j) d[j] = src[i * W + j] ^ flip;
+      }
+      const int8_t* wc = w + c * KH * KW;
+      Q* yp = y + p * OH * OW;
+      const int32_t offset = step.offset[c];
+      if (unit_stride) {
+        // acc[oy * Wp + ox] for ox < Wp; columns ox >= OW read past the row and are never used
+        // (the extra padded row keeps the last reads inside the buffer).
+        const int64_t n = OH * Wp;
+        int32_t* a = acc.data();
+        for (int64_t i = 0; i < n; ++i) a[i] = offset;
+        for (int64_t ky = 0; ky < KH; ++ky)
+          for (int64_t kx = 0; kx < KW; ++kx) {
+            const int32_t wv = wc[ky * KW + kx];
+            const uint8_t* in = padded.data() + ky * s.dil[1] * Wp + kx * s.dil[2];
+            for (int64_t i = 0; i < n; ++i) a[i] += wv * static_cast<int32_t>(in[i]);
+          }
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox)
+            yp[oy * OW + ox] = requantizeOne<Q>(a[oy * Wp + ox], step.scale[c], step.out.zp, step.out.lo, step.out.hi);
+        continue;
+      }
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        std::fill(acc.begin(), acc.end(), offset);
+        for (int64_t ky = 0; ky < KH; ++ky)
+          for (int64_t kx = 0; kx < KW; ++kx) {
+            const int32_t wv = wc[ky * KW + kx];
+            const uint8_t* row = padded.data() + (oy * s.stride[1] + ky * s.dil[1]) * Wp + kx * s.dil[2];
+            for (int64_t ox = 0; ox < OW; ++ox) acc[ox] += wv * row[ox * s.stride[2]];
+          }
+        for (int64_t ox = 0; ox < OW; ++ox)
+          yp[oy * OW + ox] = requantizeOne<Q>(acc[ox], step.scale[c], step.out.zp, step.out.lo, step.out.hi);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Status qdqConvPacked(KernelContext& ctx, const PackedWeights& w) {
@@ -114,6 +177,16 @@ Status qdqConvPacked(KernelContext& ctx, const PackedWeights& w) {
   out_shape.insert(out_shape.end(), out_spatial.begin(), out_spatial.end());
   void* y = nullptr;
   Tensor out = allocateOutput(step.out.out_type, out_shape, &y);
+  if (group == C && M == C && x->shape.size() == 4 && wt->dtype == DType::kInt8) {
+    const int32_t zx = (ctx.input(2) ? intElement(*ctx.input(2), 0) : 0) + (x->dtype == DType::kInt8 ? 128 : 0);
+    const int threads = batch * C * Nsp * s.kSize() > kMinParallelWork ? ctx.threads() : 1;
+    if (step.out.out_type == DType::kUInt8)
+      depthwisePlanes(*x, wt->dataAs<int8_t>(), s, step, zx, static_cast<uint8_t*>(y), threads);
+    else
+      depthwisePlanes(*x, wt->dataAs<int8_t>(), s, step, zx, static_cast<int8_t*>(y), threads);
+    ctx.setOutput(0, std::move(out));
+    return Status::ok();
+  }
   const int64_t in_plane = product(x->shape, 2), jobs = batch * group;
   const bool pointwise = s.pointwise() && x->dtype == DType::kUInt8;  // the image is the GEMM's B as it is
   const uint8_t flip = x->dtype == DType::kInt8 ? 0x80 : 0;
