@@ -279,6 +279,84 @@ TEST(QdqFusion, GemmGroupsMatchFloatEmulation) {
   }
 }
 
+// x float[1,4,8,8] -> Q -> DQ (xf) -> depthwise Conv (3x3, pad 1, int32 bias) -> Q = cq -> DQ ->
+// MaxPool 2x2 -> Q with the same parameters = mq; xf -> depthwise Conv (3x3, stride 2, pad 1, no
+// bias) -> Q = dq; DQ(mq) + DQ(dq) -> Add -> Q = y. Weights in [-64, 63].
+std::string qdqDepthwiseAddModelText() {
+  uint32_t s = 4242;
+  std::vector<int32_t> w(4 * 9), w2(4 * 9), b(4);
+  std::vector<float> w_s(4), b_s(4), w2_s(4);
+  for (auto& v : w) v = static_cast<int32_t>(nextRandom(s) % 128) - 64;
+  for (auto& v : w2) v = static_cast<int32_t>(nextRandom(s) % 128) - 64;
+  for (size_t c = 0; c < 4; ++c) {
+    w_s[c] = 0.004f + 0.002f * static_cast<float>(c);
+    w2_s[c] = 0.003f + 0.001f * static_cast<float>(c);
+    b_s[c] = 0.02f * w_s[c];
+    b[c] = static_cast<int32_t>(nextRandom(s) % 801) - 400;
+  }
+  std::ostringstream t;
+  t << R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,4,8,8] x) => (uint8[1,4,8,8] cq, uint8[1,4,4,4] mq, uint8[1,4,4,4] dq, uint8[1,4,4,4] y)
+<uint8 x_zp = {128}, float x_s = {0.02}, int8[4,1,3,3] w = )"
+    << list(w) << ", float[4] w_s = " << list(w_s) << ", int32[4] b = " << list(b) << ", float[4] b_s = " << list(b_s)
+    << ", int8[4,1,3,3] w2 = " << list(w2) << ", float[4] w2_s = " << list(w2_s)
+    << R"(, float c_s = {0.015}, uint8 c_zp = {100}, float d_s = {0.012}, uint8 d_zp = {131}, float y_s = {0.025}, uint8 y_zp = {90}> {
+  xq = QuantizeLinear(x, x_s, x_zp)
+  xf = DequantizeLinear(xq, x_s, x_zp)
+  wf = DequantizeLinear<axis = 0>(w, w_s)
+  bf = DequantizeLinear<axis = 0>(b, b_s)
+  c = Conv<group = 4, pads = [1, 1, 1, 1]>(xf, wf, bf)
+  cq = QuantizeLinear(c, c_s, c_zp)
+  cf = DequantizeLinear(cq, c_s, c_zp)
+  m = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(cf)
+  mq = QuantizeLinear(m, c_s, c_zp)
+  mf = DequantizeLinear(mq, c_s, c_zp)
+  w2f = DequantizeLinear<axis = 0>(w2, w2_s)
+  d = Conv<group = 4, strides = [2, 2], pads = [1, 1, 1, 1]>(xf, w2f)
+  dq = QuantizeLinear(d, d_s, d_zp)
+  df = DequantizeLinear(dq, d_s, d_zp)
+  a = Add(mf, df)
+  y = QuantizeLinear(a, y_s, y_zp)
+})";
+  return t.str();
+}
+
+TEST(QdqFusion, DepthwiseMaxPoolAndAddGroupsMatchFloatEmulation) {
+  onnx::ModelProto proto = test::parseText(qdqDepthwiseAddModelText().c_str());
+  auto model = importModel(proto, "");
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  int64_t compared_y = 0;
+  for (uint32_t seed = 1; seed <= 8; ++seed) {
+    std::vector<float> v(4 * 64);
+    for (auto& f : v) f = static_cast<float>(nextRandom(seed) % 20001) / 10000.0f - 1.0f;
+    const Tensor x = Tensor::fromValues<float>(DType::kFloat, {1, 4, 8, 8}, v);
+    RunResult fused = run(*model, true, x);
+    RunResult plain = run(*model, false, x);
+    ASSERT_EQ(fused.outputs.size(), 4u);
+    EXPECT_EQ(fused.profile.by_op["ai.nncompress.internal.QdqConv"].calls, 2);
+    EXPECT_EQ(fused.profile.by_op["com.microsoft.QLinearAdd"].calls, 1);
+    EXPECT_EQ(fused.profile.by_op["MaxPool"].calls, 1);
+    EXPECT_EQ(fused.profile.by_op.count("Add"), 0u);
+    EXPECT_EQ(fused.profile.by_op["DequantizeLinear"].calls, 1);  // xf: read by both Convs
+    EXPECT_EQ(fused.profile.by_op["QuantizeLinear"].calls, 1);    // xq
+    auto [worst_c, differ_c] = stepDiff<uint8_t>(fused.outputs[0], plain.outputs[0]);
+    auto [worst_d, differ_d] = stepDiff<uint8_t>(fused.outputs[2], plain.outputs[2]);
+    EXPECT_LE(worst_c, 1) << "seed " << seed;
+    EXPECT_LE(worst_d, 1) << "seed " << seed;
+    if (differ_c == 0) {
+      // MaxPool on the 8-bit values is exact.
+      auto [worst_m, differ_m] = stepDiff<uint8_t>(fused.outputs[1], plain.outputs[1]);
+      EXPECT_EQ(differ_m, 0) << "seed " << seed;
+      if (differ_d == 0) {
+        auto [worst_y, differ_y] = stepDiff<uint8_t>(fused.outputs[3], plain.outputs[3]);
+        EXPECT_LE(worst_y, 1) << "seed " << seed;
+        ++compared_y;
+      }
+    }
+  }
+  EXPECT_GT(compared_y, 0);
+}
+
 int shell(const std::string& cmd) {
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -292,11 +370,13 @@ TEST(QdqFusion, MatchesOnnxRuntimeBitForBit) {
     GTEST_SKIP() << "node or onnxruntime-node (tools/ort/install.sh) missing";
   }
   const std::string dir = test::makeTempDir();
-  for (int variant : {0, 1, 2}) {
+  for (int variant : {0, 1, 2, 3}) {
     const bool relu = variant == 1;
     const std::string model = dir + "/qdq" + std::to_string(variant) + ".onnx";
     std::string bytes;
-    const std::string text = variant == 2 ? qdqGemmModelText() : qdqModelText(relu);
+    const std::string text = variant == 3   ? qdqDepthwiseAddModelText()
+                             : variant == 2 ? qdqGemmModelText()
+                                            : qdqModelText(relu);
     ASSERT_TRUE(test::parseText(text.c_str()).SerializeToString(&bytes));
     test::writeFile(model, bytes);
     // crosscheck.sh: seeded random x in [-1, 1), ORT with all optimizations (QDQ -> QLinear*),
