@@ -35,6 +35,7 @@ struct Step {
   std::vector<ValueRef> inputs;
   std::vector<int> outputs;  // -1 for omitted outputs
   std::vector<int> release;  // local slots whose last use is this step
+  const Value* fused_output = nullptr;  // a fused QDQ group's output (its node has no output Values)
 };
 
 struct Session::Plan {
@@ -170,6 +171,7 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
       step.opset = 1;
       for (const Value* v : g.inputs) step.inputs.push_back(refOf(v));
       step.outputs.push_back(slotOf(g.output));
+      step.fused_output = g.output;
       for (const Value* v : g.inputs)
         if (v != nullptr) reads.push_back(v);
       step_outputs.push_back({g.output});
@@ -331,7 +333,8 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
       if (step.outputs[o] < 0) continue;
       Tensor& out = ctx.outputs()[o];
       if (half != DType::kUndefined && out.dtype == DType::kFloat) out = convertFloatToHalf(out, half);
-      if (observer != nullptr && out.dtype != DType::kUndefined) (*observer)(*step.node->output(o), out);
+      const Value* value = step.fused_output ? step.fused_output : step.node->output(o);
+      if (observer != nullptr && value != nullptr && out.dtype != DType::kUndefined) (*observer)(*value, out);
       frame.slots[static_cast<size_t>(step.outputs[o])] = std::move(out);
     }
     for (int slot : step.release) frame.slots[static_cast<size_t>(slot)] = Tensor();

@@ -357,6 +357,24 @@ TEST(QdqFusion, DepthwiseMaxPoolAndAddGroupsMatchFloatEmulation) {
   EXPECT_GT(compared_y, 0);
 }
 
+TEST(QdqFusion, ObserverSeesTheOutputsOfFusedGroups) {
+  // compare --per-layer and calibration observe every value; a fused group's step has no node
+  // outputs of its own, so the session reports the group's output value (this used to crash).
+  onnx::ModelProto proto = test::parseText(qdqGemmModelText().c_str());
+  auto model = importModel(proto, "");
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  auto session = Session::create(*model);
+  ASSERT_TRUE(session.isOk()) << session.status().message();
+  std::vector<std::string> seen;
+  ValueObserver observer = [&](const Value& v, const Tensor& t) {
+    seen.push_back(v.name() + ":" + dtypeName(t.dtype));
+  };
+  const Tensor x = Tensor::fromValues<float>(DType::kFloat, {3, 20}, std::vector<float>(60, 0.25f));
+  auto out = (*session)->run({{"x", x}}, &observer);
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ(seen, (std::vector<std::string>{"xq:uint8", "y:uint8", "z:float"}));
+}
+
 int shell(const std::string& cmd) {
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
