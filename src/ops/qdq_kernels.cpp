@@ -8,6 +8,7 @@
 // Requantization is ONNX Runtime's: multiplier = (x_scale * w_scale[c]) / y_scale in float, round
 // half to even, saturate; the weight zero point is 0 (packing is only done then).
 #include <algorithm>
+#include <cstring>
 
 #include "parallel.h"
 #include "qgemm.h"
@@ -188,6 +189,14 @@ Status qdqConvPacked(KernelContext& ctx, const PackedWeights& w) {
     return Status::ok();
   }
   const int64_t in_plane = product(x->shape, 2), jobs = batch * group;
+  // Stride 1 (2-D): no im2col. Each channel is copied once into a plane padded with the zero point,
+  // Wp = OW + (KW - 1) * dilation wide; output position n = oy * Wp + ox then reads tap (ky, kx) at
+  // n + ky * d * Wp + kx * d, so row k of the GEMM's B is the padded plane shifted by a constant.
+  // The GEMM computes Wp - OW extra columns per output row (reading past a plane's end, into the
+  // next plane or the slack, for those only); they are dropped when copying out.
+  const bool shifted = !s.pointwise() && x->shape.size() == 4 && s.stride[1] == 1 && s.stride[2] == 1;
+  const int64_t Wp = s.out[2] + (s.k[2] - 1) * s.dil[2], Hp = s.out[1] + (s.k[1] - 1) * s.dil[1];
+  const int64_t Np = s.out[1] * Wp, slack = (s.k[2] - 1) * s.dil[2] + 64;
   const bool pointwise = s.pointwise() && x->dtype == DType::kUInt8;  // the image is the GEMM's B as it is
   const uint8_t flip = x->dtype == DType::kInt8 ? 0x80 : 0;
   // Several images: one job (image, group) per thread, each GEMM on one thread; one job: a threaded GEMM.
@@ -196,12 +205,44 @@ Status qdqConvPacked(KernelContext& ctx, const PackedWeights& w) {
   Status failure;
 #pragma omp parallel num_threads(threads) if (per_job)
   {
-    std::vector<uint8_t> col(pointwise ? 0 : static_cast<size_t>(Kg * Nsp));
+    std::vector<uint8_t> col(pointwise || shifted ? 0 : static_cast<size_t>(Kg * Nsp));
+    std::vector<uint8_t> planes(shifted ? static_cast<size_t>(Cg * Hp * Wp + slack) : 0);
+    std::vector<uint8_t> wide(shifted ? static_cast<size_t>(Mg * Np * (dtypeBits(step.out.out_type) / 8)) : 0);
+    std::vector<const uint8_t*> rows(shifted ? static_cast<size_t>(Kg) : 0);
 #pragma omp for schedule(dynamic)
     for (int64_t job = 0; job < jobs; ++job) {
       const int64_t n = job / group, g = job % group;
       const uint8_t* xs = x->bytes() + (n * C + g * Cg) * in_plane;
       const uint8_t* b = xs;
+      const uint8_t fill_byte = static_cast<uint8_t>((ctx.input(2) ? intElement(*ctx.input(2), 0) : 0) ^ flip);
+      if (shifted) {
+        std::fill(planes.begin(), planes.end(), fill_byte);
+        const int64_t H = s.in[1], W = s.in[2];
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t i = 0; i < H; ++i) {
+            uint8_t* d = planes.data() + c * Hp * Wp + (i + s.pad[1]) * Wp + s.pad[2];
+            const uint8_t* src = xs + c * in_plane + i * W;
+            for (int64_t j = 0; j < W; ++j) d[j] = src[j] ^ flip;
+          }
+        const int64_t ks = s.kSize();
+        for (int64_t k = 0; k < Kg; ++k) {
+          const int64_t c = k / ks, ky = (k % ks) / s.k[2], kx = k % s.k[2];
+          rows[static_cast<size_t>(k)] = planes.data() + c * Hp * Wp + ky * s.dil[1] * Wp + kx * s.dil[2];
+        }
+        U8S8Output o = step.out;
+        o.offset += g * Mg;
+        o.scale += g * Mg;
+        o.ldo = Np;
+        o.out = wide.data();
+        u8s8GemmBroadcastRows(w, g, rows.data(), Np, o, per_job ? 1 : ctx.threads());
+        const int64_t bytes = dtypeBits(o.out_type) / 8;
+        uint8_t* dst = static_cast<uint8_t*>(y) + (n * M + g * Mg) * Nsp * bytes;
+        for (int64_t m = 0; m < Mg; ++m)
+          for (int64_t oy = 0; oy < s.out[1]; ++oy)
+            std::memcpy(dst + (m * Nsp + oy * s.out[2]) * bytes, wide.data() + (m * Np + oy * Wp) * bytes,
+                        static_cast<size_t>(s.out[2] * bytes));
+        continue;
+      }
       if (!pointwise) {
         // Signed activations: im2col of the bytes, then the +128 shift in place (padding included).
         const uint8_t fill = static_cast<uint8_t>(ctx.input(2) ? intElement(*ctx.input(2), 0) : 0);

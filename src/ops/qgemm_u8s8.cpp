@@ -156,19 +156,19 @@ void packRows(const uint8_t* x, int64_t lda, bool x_signed, int64_t m0, int rows
   }
 }
 
-// Columns n0 .. n0 + 16 of the [K, N] matrix col as [k quad][16][4 bytes] (4 x 16 byte transposes).
-__attribute__((target("avx2,fma"))) void packPanel(const uint8_t* col, int64_t K, int64_t N, int64_t n0,
+// Columns n0 .. n0 + 16 of the [K, N] matrix whose row k starts at rows[k], as [k quad][16][4 bytes]
+// (4 x 16 byte transposes).
+__attribute__((target("avx2,fma"))) void packPanel(const uint8_t* const* rows, int64_t K, int64_t N, int64_t n0,
                                                    int64_t kquads, uint8_t* dst) {
   const int64_t cols = std::min(kU8S8Nr, N - n0);
   for (int64_t kq = 0; kq < kquads; ++kq) {
     const int64_t k = kq * 4;
     uint8_t* d = dst + kq * 64;
     if (cols == kU8S8Nr && k + 3 < K) {
-      const uint8_t* s = col + k * N + n0;
-      const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-      const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + N));
-      const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 2 * N));
-      const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 3 * N));
+      const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[k] + n0));
+      const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[k + 1] + n0));
+      const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[k + 2] + n0));
+      const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[k + 3] + n0));
       const __m128i t0 = _mm_unpacklo_epi8(r0, r1), t1 = _mm_unpackhi_epi8(r0, r1);
       const __m128i t2 = _mm_unpacklo_epi8(r2, r3), t3 = _mm_unpackhi_epi8(r2, r3);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(t0, t2));
@@ -179,7 +179,7 @@ __attribute__((target("avx2,fma"))) void packPanel(const uint8_t* col, int64_t K
     }
     for (int64_t j = 0; j < kU8S8Nr; ++j)
       for (int64_t b = 0; b < 4; ++b)
-        d[j * 4 + b] = (j < cols && k + b < K) ? col[(k + b) * N + n0 + j] : 0;
+        d[j * 4 + b] = (j < cols && k + b < K) ? rows[k + b][n0 + j] : 0;
   }
 }
 
@@ -292,6 +292,13 @@ void u8s8GemmRows(const uint8_t* x, int64_t M, int64_t lda, bool x_signed, const
 
 void u8s8GemmBroadcast(const PackedWeights& w, int64_t group, const uint8_t* col, int64_t N, const U8S8Output& out,
                        int threads) {
+  std::vector<const uint8_t*> rows(static_cast<size_t>(w.K));
+  for (int64_t k = 0; k < w.K; ++k) rows[static_cast<size_t>(k)] = col + k * N;
+  u8s8GemmBroadcastRows(w, group, rows.data(), N, out, threads);
+}
+
+void u8s8GemmBroadcastRows(const PackedWeights& w, int64_t group, const uint8_t* const* rows, int64_t N,
+                           const U8S8Output& out, int threads) {
 #ifdef NNC_U8S8_X86
   const int64_t kquads = w.kquads, Mg = w.groupChannels(), tiles = w.groupTiles();
   const uint8_t* wdata = reinterpret_cast<const uint8_t*>(w.data) + group * tiles * kquads * kU8S8Mr * 4;
@@ -304,7 +311,7 @@ void u8s8GemmBroadcast(const PackedWeights& w, int64_t group, const uint8_t* col
     // One panel of positions at a time, packed once and kept in L1 while every channel tile reads it.
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
-      packPanel(col, w.K, N, p * kU8S8Nr, kquads, ppack.data());
+      packPanel(rows, w.K, N, p * kU8S8Nr, kquads, ppack.data());
       const int64_t cols = std::min(kU8S8Nr, N - p * kU8S8Nr);
       for (int64_t t = 0; t < tiles; ++t) {
         const int rows = static_cast<int>(std::min(kU8S8Mr, Mg - t * kU8S8Mr));
@@ -317,7 +324,7 @@ void u8s8GemmBroadcast(const PackedWeights& w, int64_t group, const uint8_t* col
     }
   }
 #else
-  (void)w, (void)group, (void)col, (void)N, (void)out, (void)threads;
+  (void)w, (void)group, (void)rows, (void)N, (void)out, (void)threads;
 #endif
 }
 

@@ -74,5 +74,9 @@ void u8s8GemmRows(const uint8_t* x, int64_t M, int64_t lda, bool x_signed, const
 // channel = c. `out.out` points at the group's first channel row. Runs on `threads`.
 void u8s8GemmBroadcast(const PackedWeights& w, int64_t group, const uint8_t* col, int64_t N, const U8S8Output& out,
                        int threads);
+// The same with row k of the [K, N] matrix at rows[k]: a stride-1 Conv reads its zero-point-padded
+// image in place this way (qdq_kernels.cpp).
+void u8s8GemmBroadcastRows(const PackedWeights& w, int64_t group, const uint8_t* const* rows, int64_t N,
+                           const U8S8Output& out, int threads);
 
 }  // namespace nnc::ops
