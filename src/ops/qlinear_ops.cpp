@@ -177,6 +177,7 @@ void registerQLinearOps(OpRegistry& registry) {
   registry.add({kQdqDomain, kQdqMatMulOp, 1, 1, qdqMatMul});
   registry.add({kQdqDomain, kQdqConvOp, 1, 1, qdqConv});
   registry.add({kQdqDomain, kQdqGemmOp, 1, 1, qdqGemm});
+  registry.add({kQdqDomain, kQdqBinaryOp, 1, 1, qdqBinary});
 }
 
 }  // namespace nnc::ops

@@ -192,38 +192,54 @@ std::unique_ptr<Node> copyOf(const Node& op, const char* domain, const char* op_
 
 // DequantizeLinear(a), DequantizeLinear(b) -> Add -> QuantizeLinear, all scalar parameters of one
 // 8-bit type: ONNX Runtime's QLinearAdd (its kernel here is bit-exact with MLAS), as ORT fuses it.
+// Other Adds and Muls of two DequantizeLinears (mixed input types, no QuantizeLinear: a float
+// output): QdqBinary, the float arithmetic in one pass.
 // DequantizeLinear(x) -> MaxPool -> QuantizeLinear with the same scale and zero point: MaxPool on
 // the 8-bit values (max commutes with the monotonic dequantization, and requantizing a dequantized
 // value with the same parameters gives it back).
 void findElementwiseGroups(const Graph& graph, int64_t opset, std::vector<QdqGroup>& groups) {
   for (const Node* op : graph.nodes()) {
     if (!op->domain.empty() || op->outputs().size() != 1) continue;
-    const bool add = op->op_type == "Add", pool = op->op_type == "MaxPool";
-    if (!add && !pool) continue;
+    const bool add = op->op_type == "Add", mul = op->op_type == "Mul", pool = op->op_type == "MaxPool";
+    if (!add && !mul && !pool) continue;
     const Node* q = soleQuantize(op, opset);
-    if (q == nullptr || op->inputs().size() != (add ? 2u : 1u)) continue;
+    // Without a QuantizeLinear the output is float: the DequantizeLinears have float scales.
+    if ((q == nullptr && pool) || op->inputs().size() != (pool ? 1u : 2u)) continue;
     std::vector<const Node*> dqs;
     for (const Value* in : op->inputs()) {
       const Node* dq = producerOf(in, "DequantizeLinear");
-      if (!dq || !plainDequantize(dq, opset, 1, 0, false) || dequantizeInputType(dq) != quantizeOutputType(q)) break;
+      if (!dq || !plainDequantize(dq, opset, 1, 0, false)) break;
       dqs.push_back(dq);
     }
     if (dqs.size() != op->inputs().size()) continue;
+    bool same_types = q != nullptr;
+    for (const Node* dq : dqs) same_types = same_types && dequantizeInputType(dq) == quantizeOutputType(q);
+    if (pool && !same_types) continue;
     QdqGroup g;
-    g.quantize = q;
-    g.absorbed = {op, q};
+    g.quantize = q ? q : op;
+    g.absorbed = {op};
+    if (q) g.absorbed.push_back(q);
     for (const Node* dq : dqs)
       if (soleReader(dq->output(0)) == op && std::count(dqs.begin(), dqs.end(), dq) == 1) g.absorbed.push_back(dq);
-    if (add) {
-      g.fused = copyOf(*op, "com.microsoft", "QLinearAdd");
+    if (!pool) {
+      if (same_types && add) {
+        g.fused = copyOf(*op, "com.microsoft", "QLinearAdd");
+      } else {
+        g.fused = copyOf(*op, ops::kQdqDomain, ops::kQdqBinaryOp);
+        Attribute m;
+        m.name = "mul";
+        m.type = AttrType::kInt;
+        m.i = mul ? 1 : 0;
+        g.fused->attributes.push_back(std::move(m));
+      }
       g.inputs = {dqs[0]->input(0), dqs[0]->input(1), dqs[0]->input(2), dqs[1]->input(0), dqs[1]->input(1),
-                  dqs[1]->input(2), q->input(1), q->input(2)};
+                  dqs[1]->input(2), q ? q->input(1) : nullptr, q ? q->input(2) : nullptr};
     } else {
       if (!sameScalar(dqs[0]->input(1), q->input(1)) || !sameScalar(dqs[0]->input(2), q->input(2))) continue;
       g.fused = copyOf(*op, "", "MaxPool");
       g.inputs = {dqs[0]->input(0)};
     }
-    g.output = q->output(0);
+    g.output = q ? q->output(0) : op->output(0);
     groups.push_back(std::move(g));
   }
 }
@@ -273,7 +289,7 @@ std::vector<QdqGroup> findQdqGroups(const Graph& graph, int64_t opset) {
         (q->input(2) != nullptr && (!is8Bit(elemType(q->input(2))) || knownCount(q->input(2)) != 1)) ||
         (opset >= 19 && q->attrInt("saturate", 1) != 1) || (opset >= 21 && q->attrInt("block_size", 0) != 0))
       q = relu = nullptr;
-    if (q == nullptr && (conv || !isFloatValue(op->output(0)))) continue;
+    if (q == nullptr && conv) continue;  // (the output is float: the DequantizeLinears have float scales)
     if (q != nullptr && c_float != nullptr) continue;  // a float C can't be added to int32 sums exactly
     Tensor packed = packWeights(*op, *dq_w, trans_b);
     // Gemm and float outputs run only on the packed kernels.

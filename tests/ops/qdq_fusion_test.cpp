@@ -375,6 +375,50 @@ TEST(QdqFusion, ObserverSeesTheOutputsOfFusedGroups) {
   EXPECT_EQ(seen, (std::vector<std::string>{"xq:uint8", "y:uint8", "z:float"}));
 }
 
+TEST(QdqFusion, MixedTypeAddAndFloatMulRunInOnePassLikeTheFloatOps) {
+  // An int8 bias plus uint8 activations (types QLinearAdd doesn't mix) -> Q; a Mul of two DQs with
+  // a float output (a graph output); both broadcast. QdqBinary computes what the float ops do:
+  // the same bytes and floats as the unfused session.
+  onnx::ModelProto proto = test::parseText(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (uint8[2,3,20] xq) => (uint8[2,3,20] y, float[2,3,20] z)
+<int8[20] bq = {-100, -50, -7, 0, 3, 9, 27, 64, 90, 127, -128, 1, 2, -3, 44, -44, 100, -1, 5, 11}, float bs = {0.013},
+ uint8 x_zp = {117}, float x_s = {0.021}, uint8 k = {200}, float k_s = {0.003}, uint8 k_zp = {3},
+ float y_s = {0.037}, uint8 y_zp = {121}> {
+  xf = DequantizeLinear(xq, x_s, x_zp)
+  bf = DequantizeLinear(bq, bs)
+  a = Add(bf, xf)
+  y = QuantizeLinear(a, y_s, y_zp)
+  kf = DequantizeLinear(k, k_s, k_zp)
+  z = Mul(xf, kf)
+})");
+  auto model = importModel(proto, "");
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  std::vector<uint8_t> xq(120);
+  for (size_t i = 0; i < xq.size(); ++i) xq[i] = static_cast<uint8_t>((i * 37 + 11) % 256);
+  const Tensor x = Tensor::fromValues<uint8_t>(DType::kUInt8, {2, 3, 20}, xq);
+  SessionOptions plain_options;
+  plain_options.fuse_qdq = false;
+  auto fused_session = Session::create(*model);
+  auto plain_session = Session::create(*model, plain_options);
+  ASSERT_TRUE(fused_session.isOk() && plain_session.isOk());
+  Profile profile;
+  auto fused = (*fused_session)->run({{"xq", x}}, nullptr, &profile);
+  auto plain = (*plain_session)->run({{"xq", x}});
+  ASSERT_TRUE(fused.isOk() && plain.isOk());
+  EXPECT_EQ(profile.by_op["ai.nncompress.internal.QdqBinary"].calls, 2);
+  EXPECT_EQ(profile.by_op.count("Add"), 0u);
+  EXPECT_EQ(profile.by_op.count("Mul"), 0u);
+  EXPECT_EQ(profile.by_op["DequantizeLinear"].calls, 1);  // xf: read by both groups, so it still runs
+  ASSERT_EQ((*fused)[0].dtype, DType::kUInt8);
+  ASSERT_EQ((*fused)[1].dtype, DType::kFloat);
+  EXPECT_TRUE(sameContents((*fused)[0], (*plain)[0]));
+  EXPECT_TRUE(sameContents((*fused)[1], (*plain)[1]));
+  // One element by hand: x = xq[5] = 196, b = bq[5] = 9: (196 - 117) * 0.021 + 9 * 0.013 = 1.776,
+  // / 0.037 = 48.0 -> 48 + 121 = 169; z = 79 * 0.021 * (197 * 0.003).
+  EXPECT_EQ((*fused)[0].dataAs<uint8_t>()[5], 169);
+  EXPECT_FLOAT_EQ((*fused)[1].dataAs<float>()[5], 79 * 0.021f * (197 * 0.003f));
+}
+
 int shell(const std::string& cmd) {
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
