@@ -7,7 +7,8 @@
 // x_scale * w_scale / y_scale, round half to even, saturate). MatMul and Gemm also fuse without the
 // QuantizeLinear (float output: the int32 sums times x_scale * w_scale, + a float C for Gemm).
 // Constant int8 weights are packed here, once per Session, into the fused node's "packed_w"
-// attribute (src/ops/qgemm_u8s8.h). Also DQ(a), DQ(b) -> Add -> Q as QLinearAdd, and
+// attribute (src/ops/qgemm_u8s8.h). Also DQ(a), DQ(b) -> Add -> Q as QLinearAdd, other Adds and
+// Muls of two DQs as QdqBinary (src/ops/qdq_elementwise.cpp), and
 // DQ -> MaxPool -> Q with equal parameters as MaxPool on the 8-bit values. The model is not
 // changed: the plan only skips the group's nodes (a DequantizeLinear whose output has other
 // readers still runs).
