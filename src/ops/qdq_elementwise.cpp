@@ -128,8 +128,22 @@ void combine(const Tensor& a, const Tensor& b, const std::vector<int64_t>& shape
     });
     return;
   }
+  // Anything else (per-channel [1, C, 1, 1] scales, ...): rows along the last dim, where each side
+  // is either contiguous (stride 1) or one repeated element (stride 0).
   std::array<std::vector<int64_t>, 2> strides{broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)};
-  forEachBroadcast<2>(shape, strides, [&](int64_t i, const std::array<int64_t, 2>& off) { y[i] = fn(pa[off[0]], pb[off[1]]); });
+  if (shape.empty()) {
+    y[0] = fn(pa[0], pb[0]);
+    return;
+  }
+  const int64_t inner = shape.back();
+  const bool a_full = strides[0].back() == 1, b_full = strides[1].back() == 1;
+  std::array<std::vector<int64_t>, 2> outer_strides{
+      std::vector<int64_t>(strides[0].begin(), strides[0].end() - 1),
+      std::vector<int64_t>(strides[1].begin(), strides[1].end() - 1)};
+  const std::vector<int64_t> outer(shape.begin(), shape.end() - 1);
+  forEachBroadcast<2>(outer, outer_strides, [&](int64_t r, const std::array<int64_t, 2>& off) {
+    row(pa + off[0], a_full, pb + off[1], b_full, inner, p, y + r * inner, fn);
+  });
 }
 
 }  // namespace

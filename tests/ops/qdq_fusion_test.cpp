@@ -377,19 +377,23 @@ TEST(QdqFusion, ObserverSeesTheOutputsOfFusedGroups) {
 
 TEST(QdqFusion, MixedTypeAddAndFloatMulRunInOnePassLikeTheFloatOps) {
   // An int8 bias plus uint8 activations (types QLinearAdd doesn't mix) -> Q; a Mul of two DQs with
-  // a float output (a graph output); both broadcast. QdqBinary computes what the float ops do:
+  // a float output (a graph output); a per-row scale [3, 1] times [2, 3, 20] -> int8 Q. QdqBinary computes what the float ops do:
   // the same bytes and floats as the unfused session.
   onnx::ModelProto proto = test::parseText(R"(<ir_version: 8, opset_import: ["" : 13]>
-g (uint8[2,3,20] xq) => (uint8[2,3,20] y, float[2,3,20] z)
+g (uint8[2,3,20] xq) => (uint8[2,3,20] y, float[2,3,20] z, int8[2,3,20] v)
 <int8[20] bq = {-100, -50, -7, 0, 3, 9, 27, 64, 90, 127, -128, 1, 2, -3, 44, -44, 100, -1, 5, 11}, float bs = {0.013},
  uint8 x_zp = {117}, float x_s = {0.021}, uint8 k = {200}, float k_s = {0.003}, uint8 k_zp = {3},
- float y_s = {0.037}, uint8 y_zp = {121}> {
+ float y_s = {0.037}, uint8 y_zp = {121}, uint8[3,1] c = {10, 200, 255}, float c_s = {0.01},
+ float v_s = {0.005}, int8 v_zp = {-3}> {
   xf = DequantizeLinear(xq, x_s, x_zp)
   bf = DequantizeLinear(bq, bs)
   a = Add(bf, xf)
   y = QuantizeLinear(a, y_s, y_zp)
   kf = DequantizeLinear(k, k_s, k_zp)
   z = Mul(xf, kf)
+  cf = DequantizeLinear(c, c_s)
+  vf = Mul(cf, xf)
+  v = QuantizeLinear(vf, v_s, v_zp)
 })");
   auto model = importModel(proto, "");
   ASSERT_TRUE(model.isOk()) << model.status().message();
@@ -405,7 +409,7 @@ g (uint8[2,3,20] xq) => (uint8[2,3,20] y, float[2,3,20] z)
   auto fused = (*fused_session)->run({{"xq", x}}, nullptr, &profile);
   auto plain = (*plain_session)->run({{"xq", x}});
   ASSERT_TRUE(fused.isOk() && plain.isOk());
-  EXPECT_EQ(profile.by_op["ai.nncompress.internal.QdqBinary"].calls, 2);
+  EXPECT_EQ(profile.by_op["ai.nncompress.internal.QdqBinary"].calls, 3);
   EXPECT_EQ(profile.by_op.count("Add"), 0u);
   EXPECT_EQ(profile.by_op.count("Mul"), 0u);
   EXPECT_EQ(profile.by_op["DequantizeLinear"].calls, 1);  // xf: read by both groups, so it still runs
@@ -413,6 +417,7 @@ g (uint8[2,3,20] xq) => (uint8[2,3,20] y, float[2,3,20] z)
   ASSERT_EQ((*fused)[1].dtype, DType::kFloat);
   EXPECT_TRUE(sameContents((*fused)[0], (*plain)[0]));
   EXPECT_TRUE(sameContents((*fused)[1], (*plain)[1]));
+  EXPECT_TRUE(sameContents((*fused)[2], (*plain)[2]));  // [3, 1] against [2, 3, 20]: rows of one value
   // One element by hand: x = xq[5] = 196, b = bq[5] = 9: (196 - 117) * 0.021 + 9 * 0.013 = 1.776,
   // / 0.037 = 48.0 -> 48 + 121 = 169; z = 79 * 0.021 * (197 * 0.003).
   EXPECT_EQ((*fused)[0].dataAs<uint8_t>()[5], 169);
