@@ -11,6 +11,7 @@ Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createFinetunePass(const PassSpec& spec);
 
 namespace {
 
@@ -28,6 +29,7 @@ constexpr PassEntry kPasses[] = {
     {"prune-weights", createPruneWeightsPass},
     {"sparse-storage", createSparseStoragePass},
     {"quantize", createQuantizePass},
+    {"finetune", createFinetunePass},
 };
 
 }  // namespace

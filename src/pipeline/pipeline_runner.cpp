@@ -112,6 +112,7 @@ Expected<PipelineReport> runPipeline(const PipelineOptions& options) {
   context.seed = options.seed;
   context.threads = options.threads;
   context.data = options.calib;
+  context.train_data = options.train;
   context.progress = options.progress;
   for (size_t i = 0; i < options.passes.size(); ++i) {
     const PassSpec& spec = options.passes[i];

@@ -35,7 +35,7 @@ struct Step {
   std::vector<ValueRef> inputs;
   std::vector<int> outputs;  // -1 for omitted outputs
   std::vector<int> release;  // local slots whose last use is this step
-  const Value* fused_output = nullptr;  // a fused QDQ group's output (its node has no output Values)
+  std::vector<const Value*> output_values;  // what `outputs` hold (a fused step's node has none)
 };
 
 struct Session::Plan {
@@ -164,22 +164,23 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
     if (absorbed.count(node) && fused == group_at.end()) continue;
     const size_t i = plan->steps.size();
     std::vector<const Value*> reads;
-    Step step{node, nullptr, opsetOf(model_, node->domain), {}, {}, {}};
+    Step step{node, nullptr, opsetOf(model_, node->domain), {}, {}, {}, {}};
     if (fused != group_at.end()) {
       QdqGroup& g = *fused->second;
       step.node = g.fused.get();
       step.opset = 1;
       for (const Value* v : g.inputs) step.inputs.push_back(refOf(v));
       step.outputs.push_back(slotOf(g.output));
-      step.fused_output = g.output;
       for (const Value* v : g.inputs)
         if (v != nullptr) reads.push_back(v);
       step_outputs.push_back({g.output});
+      step.output_values = {g.output};
     } else {
       for (const Value* v : node->inputs()) step.inputs.push_back(refOf(v));
       for (const Value* v : node->outputs()) step.outputs.push_back(v ? slotOf(v) : -1);
       collectReads(*node, reads);
       step_outputs.emplace_back(node->outputs().begin(), node->outputs().end());
+      step.output_values = step_outputs.back();
     }
     step.def = registry.find(step.node->domain, step.node->op_type, step.opset);
     if (step.def == nullptr) {
@@ -333,8 +334,7 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
       if (step.outputs[o] < 0) continue;
       Tensor& out = ctx.outputs()[o];
       if (half != DType::kUndefined && out.dtype == DType::kFloat) out = convertFloatToHalf(out, half);
-      const Value* value = step.fused_output ? step.fused_output : step.node->output(o);
-      if (observer != nullptr && value != nullptr && out.dtype != DType::kUndefined) (*observer)(*value, out);
+      if (observer != nullptr && out.dtype != DType::kUndefined) (*observer)(*step.output_values[o], out);
       frame.slots[static_cast<size_t>(step.outputs[o])] = std::move(out);
     }
     for (int slot : step.release) frame.slots[static_cast<size_t>(slot)] = Tensor();

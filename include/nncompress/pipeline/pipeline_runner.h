@@ -41,6 +41,7 @@ struct PipelineOptions {
   std::string output;  // final .onnx; stage files and report are named after it
   std::vector<PassSpec> passes;
   const Dataset* calib = nullptr;  // PassContext::data (quantize calibrates on it at its stage)
+  const Dataset* train = nullptr;  // PassContext::train_data (labeled; finetune trains on it)
   EvalSettings eval;
   std::string settings;  // describes data options; resume reuses rows only when equal
   bool resume = false;
