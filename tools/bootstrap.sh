@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PACKAGES=(build-essential cmake libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libstb-dev)
+  libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libstb-dev libyaml-cpp-dev)
 # The quick start fine-tunes on Fashion-MNIST's training split (/usr/share/datasets/fashion-mnist).
 DEMO_PACKAGES=(dataset-fashion-mnist)
 # chromium: the HTML report test renders the page headless and checks the screenshot.

@@ -212,6 +212,24 @@ TEST_F(PipelineCli, MissingCalibrationDataOrLabelsAreUsageErrorsBeforeAnyWork) {
   EXPECT_TRUE(nlohmann::json::parse(test::readFile(dir_ + "/out.report.json"))["rows"][1]["accuracy"].is_null());
 }
 
+// A recipe file is the same pipeline as the text: same normalized pipeline, byte-identical output,
+// and its fail_if gates act like --fail-if (exit 7 when one holds).
+TEST_F(PipelineCli, RecipeFileRunsLikeTheSamePassesText) {
+  const std::string recipe = dir_ + "/recipe.yaml";
+  test::writeFile(recipe, "passes:\n  - canonicalize\n  - prune-weights: {sparsity: 0.5}\n"
+                          "  - quantize: {reduce_range: true, per_channel: true}\nfail_if: [size_ratio < 0.5]\n");
+  const std::string by_text = dir_ + "/text", by_recipe = dir_ + "/recipe";
+  fs::create_directories(by_text);
+  fs::create_directories(by_recipe);
+  ASSERT_EQ(runPipeline(by_text).exit_code, 0);
+  auto r = nnc("pipeline " + quote(modelsDir() + "/mlp.onnx") + " -o " + quote(by_recipe + "/out.onnx") + " --recipe " + quote(recipe) +
+               testData() + " --calib-data " + quote(modelsDir() + "/data/fashion_mnist_calib_500_x.npy") + " --latency-runs 3");
+  EXPECT_EQ(r.exit_code, 7) << "the recipe's gate holds: the int8 model is under half the size\n" << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), std::string("pipeline: ") + kNormalized);
+  EXPECT_TRUE(test::readFile(by_text + "/out.onnx") == test::readFile(by_recipe + "/out.onnx"));
+  EXPECT_NE(r.err.find("size_ratio < 0.5"), std::string::npos) << r.err;
+}
+
 // prune -> finetune -> quantize, trained on the 500 labeled calibration images: fine-tuning wins
 // back accuracy the neuron pruning lost (measured: 89.85% -> 84.70% pruned -> 87.10% tuned -> 87.05% int8), the
 // stage summary says what it trained, and a finetune stage without --train-data is refused first.

@@ -1,4 +1,4 @@
-// `nncompress pipeline MODEL -o OUT --passes 'a,b{k=v}' --data D [--labels L] [--calib-data C]
+// `nncompress pipeline MODEL -o OUT --passes 'a,b{k=v}' | --recipe R.yaml --data D [--labels L] [--calib-data C]
 // [--train-data T --train-labels TL] [--fail-if EXPR] [--resume]`: runs the passes in order, saves and measures every stage
 // (library: src/pipeline), prints a table and writes OUT's report; exits 7 when a --fail-if
 // gate holds.
@@ -9,6 +9,7 @@
 #include "nncompress/onnx/import.h"
 #include "nncompress/pipeline/pipeline_runner.h"
 #include "nncompress/pipeline/quality_gate.h"
+#include "nncompress/pipeline/recipe.h"
 #include "progress.h"
 
 namespace nnc::cli {
@@ -17,6 +18,7 @@ namespace {
 struct PipelineCliOptions {
   std::string model;
   std::string passes;
+  std::string recipe;
   DataCliOptions data;
   std::vector<std::string> calib_data;
   std::vector<std::string> train_data;
@@ -67,7 +69,10 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
   CLI::App* app = root.add_subcommand("pipeline", "Run passes in order; save, evaluate and measure every stage; report (docs/pipeline.md)");
   app->add_option("model", options->model, "The input .onnx model")->required();
   app->add_option("-o,--output", global.output, "Output .onnx path (stages go to OUT.stages/, the report to OUT.report.json)")->required();
-  app->add_option("--passes", options->passes, "The pipeline, e.g. 'canonicalize,prune-weights{sparsity=0.5},quantize'")->required();
+  auto* passes = app->add_option("--passes", options->passes, "The pipeline, e.g. 'canonicalize,prune-weights{sparsity=0.5},quantize'");
+  auto* recipe = app->add_option("--recipe", options->recipe, "The pipeline as a YAML or JSON file: passes and optional fail_if (docs/pipeline.md)");
+  passes->excludes(recipe);
+  recipe->excludes(passes);
   addDataOptions(app, options->data, true);
   app->add_option("--calib-data", options->calib_data,
                   "Calibration/importance samples for the passes that use data (quantize calibrates on them at its stage); "
@@ -84,11 +89,21 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
       ->default_str("5")
       ->check(CLI::PositiveNumber);
   return {app, [options, &global]() -> int {
-            auto specs = parsePipeline(options->passes);
+            if (options->passes.empty() == options->recipe.empty())
+              return reportError(invalidArgument("give the pipeline as --passes TEXT or --recipe FILE"));
+            Expected<std::vector<PassSpec>> specs = std::vector<PassSpec>{};
+            if (!options->recipe.empty()) {
+              auto loaded = loadRecipe(options->recipe);
+              if (!loaded) return reportError(loaded.status().withContext("--recipe"));
+              specs = loaded->passes;
+              for (const std::string& gate : loaded->fail_if) options->fail_if.push_back(gate);
+            } else {
+              specs = parsePipeline(options->passes);
+            }
             if (!specs) return reportError(specs.status().withContext("--passes"));
             for (const PassSpec& spec : *specs) {
               auto pass = createPass(spec);  // unknown passes and options fail before any work
-              if (!pass) return reportError(pass.status().withContext("--passes"));
+              if (!pass) return reportError(pass.status().withContext(options->recipe.empty() ? "--passes" : "--recipe " + options->recipe));
             }
             std::vector<QualityGate> gates;
             for (const std::string& text : options->fail_if) {
