@@ -114,9 +114,9 @@ void projectInput(const Config& c, const Tensor& x, const Tensor& w, int64_t d, 
   MatrixMap<T> out_m(out, rows, cols);
   out_m.noalias() = X * W.transpose();
   if (bias != nullptr) {
-#pragma omp parallel for if (rows * cols > kMinParallelWork)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < cols; ++j) out[r * cols + j] += bias[j];
+    NNC_PARALLEL_FOR_IF(rows * cols > kMinParallelWork,
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < cols; ++j) out[r * cols + j] += bias[j];);
   }
 }
 

@@ -52,41 +52,41 @@ Status lstmTyped(KernelContext& ctx, const Config& c) {
 
     for (int64_t s = 0; s < c.max_len; ++s) {
       gates.noalias() = h * R.transpose();
-#pragma omp parallel for if (c.batch * H > kMinParallelWork)
-      for (int64_t b = 0; b < c.batch; ++b) {
-        if (s >= c.lengths[b]) continue;  // this sequence is done: its state stays
-        const int64_t t = c.timeAt(s, d, b);
-        T* gr = gates.data() + b * G;
-        const T* xr = xw.data() + c.row(t, b) * G;
-        for (int64_t j = 0; j < G; ++j) gr[j] += xr[j];
-        T *gi = gr, *go = gr + H, *gf = gr + 2 * H, *gc = gr + 3 * H;
-        T* cp = cell.data() + b * H;
-        T* hp = h.data() + b * H;
-        if (p != nullptr)
-          for (int64_t j = 0; j < H; ++j) {
-            gi[j] += p[j] * cp[j];
-            gf[j] += p[2 * H + j] * cp[j];
+      NNC_PARALLEL_FOR_IF(c.batch * H > kMinParallelWork,
+        for (int64_t b = 0; b < c.batch; ++b) {
+          if (s >= c.lengths[b]) continue;  // this sequence is done: its state stays
+          const int64_t t = c.timeAt(s, d, b);
+          T* gr = gates.data() + b * G;
+          const T* xr = xw.data() + c.row(t, b) * G;
+          for (int64_t j = 0; j < G; ++j) gr[j] += xr[j];
+          T *gi = gr, *go = gr + H, *gf = gr + 2 * H, *gc = gr + 3 * H;
+          T* cp = cell.data() + b * H;
+          T* hp = h.data() + b * H;
+          if (p != nullptr)
+            for (int64_t j = 0; j < H; ++j) {
+              gi[j] += p[j] * cp[j];
+              gf[j] += p[2 * H + j] * cp[j];
+            }
+          clipValues(c, gi, H);
+          f.apply(gi, H);
+          if (input_forget) {
+            for (int64_t j = 0; j < H; ++j) gf[j] = T(1) - gi[j];  // coupled gates, as ONNX Runtime
+          } else {
+            clipValues(c, gf, H);
+            f.apply(gf, H);
           }
-        clipValues(c, gi, H);
-        f.apply(gi, H);
-        if (input_forget) {
-          for (int64_t j = 0; j < H; ++j) gf[j] = T(1) - gi[j];  // coupled gates, as ONNX Runtime
-        } else {
-          clipValues(c, gf, H);
-          f.apply(gf, H);
-        }
-        clipValues(c, gc, H);
-        g.apply(gc, H);
-        for (int64_t j = 0; j < H; ++j) cp[j] = gf[j] * cp[j] + gi[j] * gc[j];
-        if (p != nullptr)
-          for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * cp[j];  // output peephole sees the new cell
-        clipValues(c, go, H);
-        f.apply(go, H);
-        std::copy_n(cp, H, gc);  // gc is free now: h(C_t) in place
-        hact.apply(gc, H);
-        for (int64_t j = 0; j < H; ++j) hp[j] = go[j] * gc[j];
-        if (y != nullptr) std::copy_n(hp, H, y + c.yOffset(t, d, b));
-      }
+          clipValues(c, gc, H);
+          g.apply(gc, H);
+          for (int64_t j = 0; j < H; ++j) cp[j] = gf[j] * cp[j] + gi[j] * gc[j];
+          if (p != nullptr)
+            for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * cp[j];  // output peephole sees the new cell
+          clipValues(c, go, H);
+          f.apply(go, H);
+          std::copy_n(cp, H, gc);  // gc is free now: h(C_t) in place
+          hact.apply(gc, H);
+          for (int64_t j = 0; j < H; ++j) hp[j] = go[j] * gc[j];
+          if (y != nullptr) std::copy_n(hp, H, y + c.yOffset(t, d, b));
+        });
     }
     if (yh != nullptr) storeState<T>(c, h, d, yh);
     if (yc != nullptr) storeState<T>(c, cell, d, yc);

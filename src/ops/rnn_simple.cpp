@@ -38,18 +38,18 @@ Status rnnTyped(KernelContext& ctx, const Config& c) {
     const Activation& f = c.activations[d];
     for (int64_t s = 0; s < c.max_len; ++s) {
       pre.noalias() = h * R.transpose();
-#pragma omp parallel for if (c.batch * H > kMinParallelWork)
-      for (int64_t b = 0; b < c.batch; ++b) {
-        if (s >= c.lengths[b]) continue;
-        const int64_t t = c.timeAt(s, d, b);
-        T* pr = pre.data() + b * H;
-        const T* xr = xw.data() + c.row(t, b) * H;
-        for (int64_t j = 0; j < H; ++j) pr[j] += xr[j];
-        clipValues(c, pr, H);
-        f.apply(pr, H);
-        std::copy_n(pr, H, h.data() + b * H);
-        if (y != nullptr) std::copy_n(pr, H, y + c.yOffset(t, d, b));
-      }
+      NNC_PARALLEL_FOR_IF(c.batch * H > kMinParallelWork,
+        for (int64_t b = 0; b < c.batch; ++b) {
+          if (s >= c.lengths[b]) continue;
+          const int64_t t = c.timeAt(s, d, b);
+          T* pr = pre.data() + b * H;
+          const T* xr = xw.data() + c.row(t, b) * H;
+          for (int64_t j = 0; j < H; ++j) pr[j] += xr[j];
+          clipValues(c, pr, H);
+          f.apply(pr, H);
+          std::copy_n(pr, H, h.data() + b * H);
+          if (y != nullptr) std::copy_n(pr, H, y + c.yOffset(t, d, b));
+        });
     }
     if (yh != nullptr) storeState<T>(c, h, d, yh);
   }
