@@ -38,6 +38,7 @@ Status gruTyped(KernelContext& ctx, const Config& c) {
       rbh = b + G + 2 * H;
     }
     projectInput<T>(c, x, w, d, 3, bias ? bsum.data() : nullptr, xw.data());
+    const SerialEigenScope serial_steps(double(c.batch) * double(3 * c.hidden) * double(c.hidden) < double(1 << 20));  // see rnn_lstm.cpp
     const T* rd = r.dataAs<T>() + d * G * H;
     ConstMatrixMap<T> R(rd, G, H);
     ConstMatrixMap<T> R_zr(rd, 2 * H, H);

@@ -33,6 +33,7 @@ Status rnnTyped(KernelContext& ctx, const Config& c) {
       for (int64_t j = 0; j < H; ++j) bsum[j] = b[j] + b[H + j];
     }
     projectInput<T>(c, x, w, d, 1, bias ? bsum.data() : nullptr, xw.data());
+    const SerialEigenScope serial_steps(double(c.batch) * double(1 * c.hidden) * double(c.hidden) < double(1 << 20));  // see rnn_lstm.cpp
     ConstMatrixMap<T> R(r.dataAs<T>() + d * H * H, H, H);
     RowMatrix<T> h = initialState<T>(c, init_h, d);
     const Activation& f = c.activations[d];

@@ -304,13 +304,13 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
   for (const Step& step : plan.steps) {
     std::vector<const Tensor*> in;
     in.reserve(step.inputs.size());
-    std::vector<Tensor> upcast;
-    upcast.reserve(step.inputs.size());
+    std::vector<Tensor> upcast;  // reserved on first use only: most steps have no half inputs
     DType half = DType::kUndefined;
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       const Tensor* t = lookup(step.inputs[i], step.node->input(i));
       if (t != nullptr && t->dtype == DType::kUndefined) t = nullptr;
       if (t != nullptr && !step.def->native_half && isHalf(t->dtype)) {
+        if (upcast.empty()) upcast.reserve(step.inputs.size());  // no reallocation: `in` keeps pointers
         half = t->dtype;
         upcast.push_back(convertHalfToFloat(*t));
         t = &upcast.back();
