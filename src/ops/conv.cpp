@@ -22,6 +22,7 @@ using ConstMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
 template <typename T>
 using MutMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
 
+constexpr int64_t kDotColumns = 4;    // output positions up to which a GEMM is done as dot products
 constexpr int64_t kSmallOutput = 32;  // output positions per sample below which batches share one GEMM
 constexpr int64_t kColBudget = int64_t(4) << 20;  // elements of one im2col tile (16 MB of float)
 
@@ -118,6 +119,20 @@ void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, in
 // y (Mg x P, row stride ldy) = w (Mg x CgK) * col (CgK x P) [+ bias].
 template <typename T>
 void gemmBias(const T* w, const T* col, const T* bias, T* y, int64_t Mg, int64_t CgK, int64_t P, int64_t ldy) {
+  if (P <= kDotColumns) {
+    // A few output positions (batch-1 streaming convs): one dot product per output against the
+    // transposed window matrix. A packed GEMM would repack all the weights for 1-4 columns.
+    static thread_local std::vector<T> transposed;
+    if (transposed.size() < static_cast<size_t>(P * CgK)) transposed.resize(static_cast<size_t>(P * CgK));
+    for (int64_t k = 0; k < CgK; ++k)
+      for (int64_t p = 0; p < P; ++p) transposed[static_cast<size_t>(p * CgK + k)] = col[k * P + p];
+    using Row = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+    for (int64_t m = 0; m < Mg; ++m) {
+      const Row wrow(w + m * CgK, CgK);
+      for (int64_t p = 0; p < P; ++p) y[m * ldy + p] = (bias ? bias[m] : T(0)) + wrow.dot(Row(transposed.data() + p * CgK, CgK));
+    }
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     conv::sgemmBias(Mg, P, CgK, w, CgK, col, P, y, ldy, bias);
     return;

@@ -120,6 +120,10 @@ TEST(NnOps, Conv1dDepthwiseAndSmallOutputBatchesMatchNaive) {
   checkConv1d({5, 6, 1, 3, 7, 1, 3, 1, 1, 1, 2, 0, 2, 0, 1, 1});
   // Grouped (not depthwise) stays on the per-group path.
   checkConv1d({3, 4, 1, 6, 6, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2});
+  // 1-4 outputs per GEMM: dot products instead of a packed GEMM (batch 1; per group).
+  checkConv1d({1, 65, 1, 3, 128, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1});
+  checkConv1d({2, 4, 1, 2, 6, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2});
+  checkConv1d({1, 1, 1, 288, 130, 1, 128, 1, 64, 1, 1, 0, 0, 0, 0, 1});
 }
 
 TEST(NnOps, SmallOutputBatchedConvMatchesNaive) {
