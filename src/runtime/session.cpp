@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "nncompress/ir/half.h"
+#include "allocator_env.h"
 #include "openmp_env.h"
 #include "qdq_fusion.h"
 #include "nncompress/ir/sparse.h"
@@ -223,6 +224,7 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
 Expected<std::unique_ptr<Session>> Session::create(const Model& model, SessionOptions options) {
   std::unique_ptr<Session> session(new Session(model, options));
   spdlog::debug("session: OpenMP threads wait with {}", openMpWaitPolicy());
+  spdlog::debug("session: tensor allocation with {}", tuneTensorAllocator());
   std::vector<std::string> missing;
   NNC_RETURN_IF_ERROR(session->planGraph(*model.graph, missing));
   if (!missing.empty()) {
