@@ -5,9 +5,12 @@ set -euo pipefail
 
 BUILD_PACKAGES=(build-essential cmake libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev libstb-dev)
-TEST_PACKAGES=(libgtest-dev libonnx-testdata dataset-fashion-mnist)
+# The quick start fine-tunes on Fashion-MNIST's training split (/usr/share/datasets/fashion-mnist).
+DEMO_PACKAGES=(dataset-fashion-mnist)
+# chromium: the HTML report test renders the page headless and checks the screenshot.
+TEST_PACKAGES=(libgtest-dev libonnx-testdata chromium)
 
-packages=("${BUILD_PACKAGES[@]}")
+packages=("${BUILD_PACKAGES[@]}" "${DEMO_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()

@@ -50,17 +50,39 @@ void noteLargestWeight(LayerSummary& layer, int64_t elements, int64_t zeros, int
   layer.sparsity = static_cast<double>(zeros) / static_cast<double>(elements);
 }
 
+// A DequantizeLinear of a constant (a quantized weight or bias in a QDQ model) read by exactly
+// one node: its tensors are counted at that reader (the Conv, not the DequantizeLinear row).
+bool dequantizesForOneReader(const Node& node) {
+  if (node.op_type != "DequantizeLinear" || node.output(0) == nullptr || node.output(0)->isGraphOutput()) return false;
+  if (node.output(0)->uses().size() != 1 || node.output(0)->uses()[0].node->op_type == "DequantizeLinear") return false;
+  return constantOf(node.input(0)) != nullptr;
+}
+
+// The node's inputs, with those made by a DequantizeLinear counted at this node replaced by that
+// DequantizeLinear's own inputs.
+std::vector<const Value*> weightCandidates(const Node& node) {
+  std::vector<const Value*> inputs;
+  for (const Value* in : node.inputs()) {
+    if (in != nullptr && in->producer() != nullptr && dequantizesForOneReader(*in->producer())) {
+      for (const Value* dq_in : in->producer()->inputs()) inputs.push_back(dq_in);
+    } else {
+      inputs.push_back(in);
+    }
+  }
+  return inputs;
+}
+
 void collectLayers(Graph& graph, std::set<const void*>& seen, std::vector<LayerSummary>& layers,
                    std::map<std::string, int64_t>& histogram, int64_t& node_count) {
   for (Node* node : graph.nodes()) {
     ++node_count;
     ++histogram[node->domain.empty() ? node->op_type : node->domain + "." + node->op_type];
-    if (node->op_type != "Constant") {
+    if (node->op_type != "Constant" && !dequantizesForOneReader(*node)) {
       LayerSummary layer;
       layer.name = node->name.empty() ? node->op_type + "#" + std::to_string(node_count - 1) : node->name;
       layer.op = node->op_type;
       int64_t zeros = 0, largest = 0;
-      for (const Value* in : node->inputs()) {
+      for (const Value* in : weightCandidates(*node)) {
         if (in != nullptr && in->sparseInitializer() != nullptr) {
           // A sparse initializer counts with its dense size; the elements not stored are zeros.
           const SparseTensor* sp = in->sparseInitializer();

@@ -98,22 +98,7 @@ Expected<Tensor> integerMatMul(const KernelContext& ctx, const Tensor& a, const 
   return out;
 }
 
-namespace {
-
-// Conv geometry in 3-D form (1-D and 2-D convs get leading 1s).
-struct ConvShape {
-  int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, out[3] = {1, 1, 1};
-  int64_t stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
-  int64_t outSize() const { return out[0] * out[1] * out[2]; }
-  int64_t kSize() const { return k[0] * k[1] * k[2]; }
-  bool pointwise() const {
-    for (int d = 0; d < 3; ++d)
-      if (k[d] != 1 || stride[d] != 1 || pad[d] != 0) return false;
-    return true;
-  }
-};
-
-Expected<ConvShape> convShape(const KernelContext& ctx, const Tensor& x, const Tensor& w,
+Expected<ConvShape> integerConvShape(const KernelContext& ctx, const Tensor& x, const Tensor& w,
                               std::vector<int64_t>* out_spatial) {
   const size_t sp = x.shape.size() - 2;
   std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
@@ -159,7 +144,7 @@ Expected<ConvShape> convShape(const KernelContext& ctx, const Tensor& x, const T
 
 // col[(c, kz, ky, kx)][(oz, oy, ox)] for `channels` channels of one image;
 // `fill` outside.
-void im2col(const uint8_t* x, int64_t channels, const ConvShape& s, uint8_t fill, uint8_t* col, int threads) {
+void im2colBytes(const uint8_t* x, int64_t channels, const ConvShape& s, uint8_t fill, uint8_t* col, int threads) {
   const int64_t ks = s.kSize(), os = s.outSize(), in_plane = s.in[0] * s.in[1] * s.in[2];
   const int64_t rows = channels * ks;
 #pragma omp parallel for num_threads(threads) if (rows * os > kMinParallelWork)
@@ -197,8 +182,6 @@ void im2col(const uint8_t* x, int64_t channels, const ConvShape& s, uint8_t fill
   }
 }
 
-}  // namespace
-
 Expected<Tensor> integerConv(const KernelContext& ctx, const Tensor& x, const Tensor& w, int32_t x_zp,
                              const std::vector<int32_t>& w_zp) {
   if (!is8Bit(x.dtype) || !is8Bit(w.dtype))
@@ -214,7 +197,7 @@ Expected<Tensor> integerConv(const KernelContext& ctx, const Tensor& x, const Te
   if (w_zp.size() != 1 && static_cast<int64_t>(w_zp.size()) != M)
     return invalidModel("w_zero_point must have 1 or M=" + std::to_string(M) + " elements");
   std::vector<int64_t> out_spatial;
-  auto s = convShape(ctx, x, w, &out_spatial);
+  auto s = integerConvShape(ctx, x, w, &out_spatial);
   if (!s) return s.status();
   std::vector<int64_t> out_shape{batch, M};
   out_shape.insert(out_shape.end(), out_spatial.begin(), out_spatial.end());
@@ -254,7 +237,7 @@ Expected<Tensor> integerConv(const KernelContext& ctx, const Tensor& x, const Te
       if (direct) {
         a.B = xs;
       } else {
-        im2col(xs, Cg, *s, fill, my_col, per_job ? 1 : ctx.threads());
+        im2colBytes(xs, Cg, *s, fill, my_col, per_job ? 1 : ctx.threads());
         a.B = my_col;
       }
       a.A = w.bytes() + gr * Mg * Kg;

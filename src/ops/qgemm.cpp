@@ -1,9 +1,9 @@
 // The integer GEMM of qgemm.h: reference loop, AVX2 (16-bit vpmaddwd) and
 // AVX-512 VNNI (vpdpbusd) paths. Both SIMD paths pack A into MR-row tiles and B
 // into NR-column panels (zero padded, so edge tiles need no special kernel) and
-// keep a whole K reduction of one MR x NR tile in registers. Weights are packed
-// once per call; caching packed constant weights across runs is a later
-// optimization.
+// keep a whole K reduction of one MR x NR tile in registers. Operands are packed
+// on every call (QLinear*, MatMulInteger, ConvInteger); the fused QDQ kernels use
+// qgemm_u8s8.h with their weights packed once per Session.
 #include "qgemm.h"
 
 #include <omp.h>

@@ -4,6 +4,12 @@
 // (int32 sums requantized by x_scale / (y_scale * image size)), QLinearConcat (inputs with
 // other scales requantized through float). uint8 and int8 data; scales and zero points scalar.
 #include <algorithm>
+#include <type_traits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NNC_QADD_X86 1
+#endif
 
 #include "qgemm.h"
 #include "quant_util.h"
@@ -43,6 +49,30 @@ void dispatch8(DType t, F&& fn) {
     fn(int8_t{});
 }
 
+#ifdef NNC_QADD_X86
+// QLinearAdd's element step for equal shapes, 8 at a time: saturate(round(fma(a, ra, fma(b, rb,
+// fixed)))) with the rounding of cvtps (half to even, like nearbyint) and the same FMAs as the
+// scalar code. Returns how many elements it did.
+template <typename T>
+__attribute__((target("avx2,fma"))) int64_t addRunAvx2(const T* a, const T* b, int64_t n, float ra, float rb,
+                                                       float fixed, int32_t lo, int32_t hi, T* y) {
+  const __m256 vra = _mm256_set1_ps(ra), vrb = _mm256_set1_ps(rb), vf = _mm256_set1_ps(fixed);
+  const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i xa = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i));
+    const __m128i xb = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i));
+    const __m256 fa = _mm256_cvtepi32_ps(std::is_signed_v<T> ? _mm256_cvtepi8_epi32(xa) : _mm256_cvtepu8_epi32(xa));
+    const __m256 fb = _mm256_cvtepi32_ps(std::is_signed_v<T> ? _mm256_cvtepi8_epi32(xb) : _mm256_cvtepu8_epi32(xb));
+    const __m256 v = _mm256_fmadd_ps(fa, vra, _mm256_fmadd_ps(fb, vrb, vf));
+    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(v), vlo), vhi);
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), std::is_signed_v<T> ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w));
+  }
+  return i;
+}
+#endif
+
 template <bool kMul>
 Status qlinearBinary(KernelContext& ctx) {
   NNC_ASSIGN_OR_RETURN(const Tensor* a, ctx.requiredInput(0));
@@ -76,6 +106,23 @@ Status qlinearBinary(KernelContext& ctx) {
       const float ra = pa->scale / pc->scale, rb = pb->scale / pc->scale;
       const float fixed =
           static_cast<float>(pc->zp) - (ra * static_cast<float>(pa->zp) + rb * static_cast<float>(pb->zp));
+#ifdef NNC_QADD_X86
+      if (a->shape == b->shape && __builtin_cpu_supports("avx2")) {
+        // Same shapes (the residual adds of QDQ CNNs): 8 elements at a time, the same FMAs.
+        T* y = nullptr;
+        Tensor t = allocate<T>(a->dtype, a->shape, &y);
+        const T* pa_ = a->dataAs<T>();
+        const T* pb_ = b->dataAs<T>();
+        parallelFor((na + 4095) / 4096, 4096, [&](int64_t blk) {
+          const int64_t begin = blk * 4096, end = std::min(na, begin + 4096);
+          const int64_t done = begin + addRunAvx2(pa_ + begin, pb_ + begin, end - begin, ra, rb, fixed, lo, hi, y + begin);
+          for (int64_t i = done; i < end; ++i)
+            y[i] = saturate(std::fma(static_cast<float>(pa_[i]), ra, std::fma(static_cast<float>(pb_[i]), rb, fixed)));
+        });
+        ctx.setOutput(0, std::move(t));
+        return;
+      }
+#endif
       out = binaryBroadcast<T, T>(*a, *b, a->dtype, [&](T x, T y) {
         const float fx = static_cast<float>(x), fy = static_cast<float>(y);
         if (na == 1 && nb != 1) return saturate(std::fma(fy, rb, fixed + fx * ra));

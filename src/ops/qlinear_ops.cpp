@@ -7,6 +7,7 @@
 // (-> Relu) -> QuantizeLinear run as these kernels, Relu folded into the output clamp.
 #include "qdq_ops.h"
 #include "qgemm.h"
+#include "qgemm_u8s8.h"
 #include "quant_util.h"
 #include "parallel.h"
 
@@ -148,8 +149,25 @@ Status qlinearConvImpl(KernelContext& ctx, bool relu) {
 Status qlinearMatMul(KernelContext& ctx) { return qlinearMatMulImpl(ctx, false); }
 Status qlinearConv(KernelContext& ctx) { return qlinearConvImpl(ctx, false); }
 // The fused QDQ groups: QLinear* inputs, plus the attribute "relu" (0/1) the session sets.
-Status qdqMatMul(KernelContext& ctx) { return qlinearMatMulImpl(ctx, ctx.attrInt("relu", 0) != 0); }
-Status qdqConv(KernelContext& ctx) { return qlinearConvImpl(ctx, ctx.attrInt("relu", 0) != 0); }
+// With weights the fusion packed (qgemm_u8s8.h), the u8 x s8 kernels; otherwise the QLinear ones.
+std::optional<PackedWeights> packedWeights(const KernelContext& ctx) {
+  const Tensor* packed = ctx.attrTensor(kPackedWeightsAttr);
+  return packed ? viewPackedWeights(*packed) : std::nullopt;
+}
+Status qdqMatMul(KernelContext& ctx) {
+  if (auto w = packedWeights(ctx)) return qdqRowsPacked(ctx, *w, false);
+  return qlinearMatMulImpl(ctx, ctx.attrInt("relu", 0) != 0);
+}
+Status qdqConv(KernelContext& ctx) {
+  if (auto w = packedWeights(ctx)) return qdqConvPacked(ctx, *w);
+  return qlinearConvImpl(ctx, ctx.attrInt("relu", 0) != 0);
+}
+// The fusion makes a QdqGemm only with packed weights.
+Status qdqGemm(KernelContext& ctx) {
+  auto w = packedWeights(ctx);
+  if (!w) return ctx.fail("QdqGemm needs packed weights");
+  return qdqRowsPacked(ctx, *w, true);
+}
 
 }  // namespace
 
@@ -158,6 +176,8 @@ void registerQLinearOps(OpRegistry& registry) {
   registry.add({"", "QLinearConv", 10, 1000, qlinearConv});
   registry.add({kQdqDomain, kQdqMatMulOp, 1, 1, qdqMatMul});
   registry.add({kQdqDomain, kQdqConvOp, 1, 1, qdqConv});
+  registry.add({kQdqDomain, kQdqGemmOp, 1, 1, qdqGemm});
+  registry.add({kQdqDomain, kQdqBinaryOp, 1, 1, qdqBinary});
 }
 
 }  // namespace nnc::ops

@@ -44,6 +44,28 @@ inline int32_t quantizeOne(float x, float scale, int32_t zp, float lo, float hi)
 Expected<Tensor> integerMatMul(const KernelContext& ctx, const Tensor& a, const Tensor& b,
                                const std::vector<int32_t>& a_zp, const std::vector<int32_t>& b_zp);
 
+// Conv geometry in 3-D form (1-D and 2-D convs get leading 1s), for the integer Conv drivers.
+struct ConvShape {
+  int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
+  int64_t outSize() const { return out[0] * out[1] * out[2]; }
+  int64_t kSize() const { return k[0] * k[1] * k[2]; }
+  bool pointwise() const {
+    for (int d = 0; d < 3; ++d)
+      if (k[d] != 1 || stride[d] != 1 || pad[d] != 0) return false;
+    return true;
+  }
+};
+
+// The Conv geometry of x [N, C, spatial...] and w [M, C/group, kernel...] from the node's
+// attributes (auto_pad included); the output's spatial dims are appended to out_spatial.
+Expected<ConvShape> integerConvShape(const KernelContext& ctx, const Tensor& x, const Tensor& w,
+                                     std::vector<int64_t>* out_spatial);
+
+// col[(c, kz, ky, kx)][(oz, oy, ox)] of `channels` channels of one 8-bit image; `fill` (the zero
+// point's byte) where the window is outside the image.
+void im2colBytes(const uint8_t* x, int64_t channels, const ConvShape& s, uint8_t fill, uint8_t* col, int threads);
+
 // Convolution of 8-bit x [N, C, spatial...] by w [M, C/group, kernel...] into
 // int32 [N, M, out spatial...] (Conv attributes read from the node); x padded
 // with its zero point. w_zp: one value or one per output channel.

@@ -2,21 +2,42 @@
 // file) or calibrated on the context's data, recorded in the model's metadata_props.
 // Pipeline options: per_channel=true|false, reduce_range=true|false, activations=uint8|int8, format=qdq,
 // exclude=PATTERN[+PATTERN...], calib=minmax|percentile|entropy|mse, percentile=P,
-// samples=N (0: all), batch_size=N.
+// samples=N (0: all), batch_size=N, bias_correction=true|false (needs calibration data; see
+// bias_correction.h), ranges=calibrate|given (given: the context's ranges table as it is, even
+// when calibration data is present, which then serves bias correction only).
+// The `bias-correction` pass is this pass with bias_correction=true (same options).
 #include <sstream>
 
+#include "nncompress/onnx/export.h"
+#include "nncompress/onnx/import.h"
 #include "nncompress/passes/quantize.h"
+#include "passes/bias_correction.h"
 
 namespace nnc {
 namespace {
 
+// Metadata entries of float rewrites that prepare a model for quantization; the quantize
+// record repeats them, so that the quantized model says how it was made in one place.
+constexpr const char* kPreparations[] = {"cross_layer_equalization", "smoothquant"};
+
+const std::string* metadataValue(const Model& model, const std::string& key) {
+  for (const auto& [k, v] : model.metadata_props)
+    if (k == key) return &v;
+  return nullptr;
+}
+
 class QuantizePass : public Pass {
  public:
-  std::string name() const override { return "quantize"; }
+  explicit QuantizePass(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
 
-  static Expected<std::unique_ptr<Pass>> create(const PassSpec& spec) {
-    auto pass = std::make_unique<QuantizePass>();
+  static Expected<std::unique_ptr<Pass>> create(const PassSpec& spec, bool bias_correction_default) {
+    auto pass = std::make_unique<QuantizePass>(spec.name);
     PassOptions o(spec);
+    NNC_ASSIGN_OR_RETURN(pass->bias_correction_, o.flag("bias_correction", bias_correction_default));
+    const std::string given = o.text("ranges", "calibrate");
+    if (given != "calibrate" && given != "given") return invalidArgument(spec.name + ": ranges=" + given + " must be calibrate or given");
+    pass->use_given_ranges_ = given == "given";
     NNC_ASSIGN_OR_RETURN(pass->options_.per_channel, o.flag("per_channel", true));
     NNC_ASSIGN_OR_RETURN(pass->options_.reduce_range, o.flag("reduce_range", true));
     const std::string activations = o.text("activations", "uint8");
@@ -37,8 +58,13 @@ class QuantizePass : public Pass {
   }
 
   Expected<PassResult> run(Model& model, PassContext& context) override {
+    if (bias_correction_ && context.data == nullptr)
+      return invalidArgument(name_ + ": bias correction needs calibration data (it compares the float and the quantized model)");
     ActivationRanges ranges;
-    if (context.data != nullptr) {
+    if (use_given_ranges_) {
+      if (context.ranges == nullptr) return invalidArgument(name_ + ": ranges=given needs a ranges table");
+      ranges = *context.ranges;
+    } else if (context.data != nullptr) {
       NNC_ASSIGN_OR_RETURN(ranges, calibrate(model, *context.data, calib_, context.threads));
       if (context.ranges != nullptr) ranges.applyOverrides(*context.ranges);
     } else if (context.ranges != nullptr) {
@@ -46,8 +72,25 @@ class QuantizePass : public Pass {
     } else {
       return invalidArgument("quantize needs calibration data or a ranges file");
     }
+    std::optional<Model> float_model;
+    if (bias_correction_) {
+      NNC_ASSIGN_OR_RETURN(std::string bytes, serializeModel(model));
+      NNC_ASSIGN_OR_RETURN(float_model, parseModel(bytes.data(), bytes.size()));
+    }
     NNC_ASSIGN_OR_RETURN(PassResult result, quantizeQdq(model, ranges, options_));
     recordInMetadata(model, ranges, options_);
+    if (bias_correction_) {
+      BiasCorrectionOptions bias = bias_options_;
+      bias.samples = calib_.max_samples;
+      bias.batch_size = calib_.batch_size;
+      bias.threads = context.threads;
+      NNC_ASSIGN_OR_RETURN(nlohmann::ordered_json stats, correctBiases(*float_model, model, *context.data, bias));
+      result.stats["bias_correction"] = stats;
+      result.summary += ", bias correction on " + stats["layers"].dump() + " layers";
+      auto record = nlohmann::ordered_json::parse(*metadataValue(model, "nncompress.quantize"));
+      record["bias_correction"] = stats;
+      model.setMetadata("nncompress.quantize", record.dump());
+    }
     nlohmann::ordered_json calibration;
     calibration["method"] = ranges.method;
     calibration["samples"] = ranges.samples;
@@ -57,8 +100,12 @@ class QuantizePass : public Pass {
   }
 
  private:
+  std::string name_;
   QuantizeOptions options_;
   CalibrationOptions calib_;
+  bool bias_correction_ = false;
+  bool use_given_ranges_ = false;  // context.ranges as they are, even with data (then only for bias correction)
+  BiasCorrectionOptions bias_options_;
 };
 
 }  // namespace
@@ -77,11 +124,15 @@ void recordInMetadata(Model& model, const ActivationRanges& ranges, const Quanti
   j["calib_samples"] = ranges.samples;
   j["exclude"] = options.exclude;
   j["float_nodes"] = ranges.float_nodes;
+  for (const char* preparation : kPreparations)
+    if (const std::string* record = metadataValue(model, std::string("nncompress.") + preparation))
+      j[preparation] = nlohmann::ordered_json::parse(*record, nullptr, false);
   model.setMetadata("nncompress.version", NNC_VERSION);
   model.setMetadata("nncompress.quantize", j.dump());
   model.setMetadata("nncompress.calibration_digest", ranges.digest);
 }
 
-Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec) { return QuantizePass::create(spec); }
+Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec) { return QuantizePass::create(spec, false); }
+Expected<std::unique_ptr<Pass>> createBiasCorrectionPass(const PassSpec& spec) { return QuantizePass::create(spec, true); }
 
 }  // namespace nnc

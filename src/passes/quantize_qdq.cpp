@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "nncompress/passes/quantize.h"
+#include "passes/opset_upgrade.h"
 #include "quant_math.h"
 
 namespace nnc {
@@ -509,13 +510,30 @@ bool matchesAnyPattern(const Node& node, const std::vector<std::string>& pattern
 Expected<PassResult> quantizeQdq(Model& model, const ActivationRanges& ranges, const QuantizeOptions& options) {
   if (options.activation_type != DType::kUInt8 && options.activation_type != DType::kInt8)
     return invalidArgument("quantize: activations must be uint8 or int8");
+  // QuantizeLinear needs opset 10 and per-channel weights DequantizeLinear's axis (13). Older
+  // models are raised to what is needed when that changes no op's meaning (opset_upgrade.h).
   const int64_t opset = model.opsetVersion("");
-  if (opset < 10) return unsupported("quantize: the model's opset " + std::to_string(opset) + " has no QuantizeLinear (needs 10)");
-  if (options.per_channel && opset < 13)
-    return unsupported("quantize: per-channel weights need DequantizeLinear's axis (opset 13) but the model uses opset " +
-                       std::to_string(opset) + "; use per-tensor weights or convert the model to opset 13 first");
+  const int64_t needed = options.per_channel ? 13 : 10;
+  int64_t upgraded_nodes = 0;
+  if (opset < needed) {
+    const int64_t target = options.per_channel ? 13 : 11;
+    Status upgraded = upgradeOpset(model, target, &upgraded_nodes);
+    if (!upgraded.isOk())
+      return unsupported("quantize: " + std::string(options.per_channel ? "per-channel weights need" : "QuantizeLinear needs") +
+                         " opset " + std::to_string(needed) + " but " + upgraded.message() +
+                         (options.per_channel ? " (per-tensor weights need only opset 10)" : ""));
+  }
   QdqRewriter rewriter(model, ranges, options);
-  return rewriter.run();
+  NNC_ASSIGN_OR_RETURN(PassResult result, rewriter.run());
+  if (opset < needed) {
+    nlohmann::ordered_json upgrade;
+    upgrade["from"] = opset;
+    upgrade["to"] = model.opsetVersion("");
+    upgrade["nodes_rewritten"] = upgraded_nodes;
+    result.stats["opset_upgrade"] = upgrade;
+    result.summary += ", opset " + std::to_string(opset) + " -> " + std::to_string(model.opsetVersion(""));
+  }
+  return result;
 }
 
 }  // namespace nnc

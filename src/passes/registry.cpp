@@ -11,6 +11,10 @@ Expected<std::unique_ptr<Pass>> createPruneChannelsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createPruneWeightsPass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createSparseStoragePass(const PassSpec& spec);
 Expected<std::unique_ptr<Pass>> createQuantizePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createFinetunePass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createCrossLayerEqualizationPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createSmoothQuantPass(const PassSpec& spec);
+Expected<std::unique_ptr<Pass>> createBiasCorrectionPass(const PassSpec& spec);
 
 namespace {
 
@@ -28,6 +32,10 @@ constexpr PassEntry kPasses[] = {
     {"prune-weights", createPruneWeightsPass},
     {"sparse-storage", createSparseStoragePass},
     {"quantize", createQuantizePass},
+    {"finetune", createFinetunePass},
+    {"cross-layer-equalization", createCrossLayerEqualizationPass},
+    {"smoothquant", createSmoothQuantPass},
+    {"bias-correction", createBiasCorrectionPass},
 };
 
 }  // namespace

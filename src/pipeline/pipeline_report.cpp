@@ -28,6 +28,10 @@ Json rowToJson(const StageRow& row) {
   j["accuracy"] = optionalNumber(row.metrics.accuracy);
   j["agreement"] = optionalNumber(row.metrics.agreement);
   j["sqnr_db"] = optionalNumber(row.metrics.sqnr_db);
+  Json layers = Json::array();
+  for (const LayerStat& l : row.metrics.layers)
+    layers.push_back({{"name", l.name}, {"op", l.op}, {"params", l.params}, {"sparsity", l.sparsity}});
+  j["layers"] = layers;
   return j;
 }
 
@@ -52,6 +56,10 @@ StageRow rowFromJson(const Json& j) {
   row.metrics.accuracy = readOptional(j, "accuracy");
   row.metrics.agreement = readOptional(j, "agreement");
   row.metrics.sqnr_db = readOptional(j, "sqnr_db");
+  if (j.contains("layers"))
+    for (const Json& l : j.at("layers"))
+      row.metrics.layers.push_back({l.at("name").get<std::string>(), l.at("op").get<std::string>(), l.at("params").get<int64_t>(),
+                                    l.at("sparsity").get<double>()});
   return row;
 }
 

@@ -3,6 +3,8 @@
 // which --resume then reuses.
 #include "nncompress/pipeline/pipeline_runner.h"
 
+#include "nncompress/pipeline/html_report.h"
+
 #include <cstdio>
 #include <filesystem>
 
@@ -22,11 +24,16 @@ std::string withoutOnnxExtension(const std::string& path) {
   return path;
 }
 
-Status writeReport(const PipelineReport& report, const std::string& path) {
-  const std::string text = reportToJson(report).dump(2) + "\n";
+Status writeText(const std::string& text, const std::string& path) {
   NNC_ASSIGN_OR_RETURN(auto writer, AtomicFileWriter::create(path, true));
   NNC_RETURN_IF_ERROR(writer->write(text.data(), text.size()));
   return writer->commit();
+}
+
+// The JSON report and its HTML page, both rewritten after every stage.
+Status writeReport(const PipelineReport& report, const std::string& path) {
+  NNC_RETURN_IF_ERROR(writeText(reportToJson(report).dump(2) + "\n", path));
+  return writeText(renderHtmlReport(report), htmlReportPath(path));
 }
 
 // The earlier run's report, when --resume can use it (same input and settings); else none.
@@ -59,6 +66,10 @@ std::string stageFileName(size_t index, const std::string& pass) {
 
 std::string stagesFolder(const std::string& output) { return withoutOnnxExtension(output) + ".stages"; }
 std::string reportPath(const std::string& output) { return withoutOnnxExtension(output) + ".report.json"; }
+std::string htmlReportPath(const std::string& report_path) {
+  const std::string json = ".json";
+  return report_path.substr(0, report_path.size() - json.size()) + ".html";
+}
 
 Expected<std::string> fileDigest(const std::string& path) {
   NNC_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
@@ -75,7 +86,7 @@ Expected<PipelineReport> runPipeline(const PipelineOptions& options) {
   const std::string stages_dir = stagesFolder(options.output);
   const std::string report_file = reportPath(options.output);
   if (!options.resume && !options.overwrite)
-    for (const std::string& path : {options.output, report_file, stages_dir})
+    for (const std::string& path : {options.output, report_file, htmlReportPath(report_file), stages_dir})
       if (fs::exists(path)) return Status(ErrorCode::kOutputExists, path + " exists (use --force to replace it or --resume to continue)");
   // Relative paths in the report are relative to the report's folder.
   const std::string report_dir = parentFolder(report_file);
@@ -112,6 +123,7 @@ Expected<PipelineReport> runPipeline(const PipelineOptions& options) {
   context.seed = options.seed;
   context.threads = options.threads;
   context.data = options.calib;
+  context.train_data = options.train;
   context.progress = options.progress;
   for (size_t i = 0; i < options.passes.size(); ++i) {
     const PassSpec& spec = options.passes[i];

@@ -57,6 +57,7 @@ Expected<StageMetrics> measureStage(Model& model, const std::string& path, const
   ModelSummary summary = summarizeModel(model);
   metrics.params = summary.params;
   metrics.sparsity = summary.params ? static_cast<double>(summary.zero_params) / static_cast<double>(summary.params) : 0;
+  for (const LayerSummary& layer : summary.layers) metrics.layers.push_back({layer.name, layer.op, layer.params, layer.sparsity});
 
   NNC_ASSIGN_OR_RETURN(auto session, Session::create(model, {settings.threads, nullptr}));
   const int64_t total = sampleCount(settings);

@@ -5,9 +5,11 @@
 // reads (graph outputs included).
 #include "qdq_fusion.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/qdq_ops.h"
+#include "ops/qgemm_u8s8.h"
 
 namespace nnc {
 namespace {
@@ -129,52 +131,191 @@ std::unique_ptr<Node> fusedNode(const Node& op, const char* fused_op, bool relu)
   return node;
 }
 
+// The weights packed for the u8 x s8 kernels (an attribute of the fused node, so they are packed
+// once per Session, not per run); an empty tensor when they can't be (not int8, a zero point that
+// is not 0, values outside [-64, 64], no AVX2): the kernels then use the general integer GEMM.
+Tensor packWeights(const Node& op, const Node& dq_w, bool trans_b) {
+  const Tensor& w = *dq_w.input(0)->initializer();
+  if (w.dtype != DType::kInt8) return Tensor();
+  if (const Value* zp = dq_w.input(2)) {
+    const Tensor* z = zp->initializer();
+    if (z == nullptr || z->dtype != DType::kInt8) return Tensor();
+    for (int64_t i = 0; i < z->elementCount(); ++i)
+      if (z->dataAs<int8_t>()[i] != 0) return Tensor();
+  }
+  const int8_t* data = w.dataAs<int8_t>();
+  if (op.op_type == "Conv") {
+    const int64_t group = op.attrInt("group", 1), M = w.shape[0], K = w.elementCount() / std::max<int64_t>(M, 1);
+    return ops::packU8S8Weights(data, M, K, K, 1, ops::WeightRole::kBroadcast, group);
+  }
+  // MatMul / Gemm: B is [K, N], or [N, K] with transB.
+  const int64_t rows = w.shape[0], cols = w.shape[1];
+  return trans_b ? ops::packU8S8Weights(data, rows, cols, cols, 1, ops::WeightRole::kPanel)
+                 : ops::packU8S8Weights(data, cols, rows, 1, cols, ops::WeightRole::kPanel);
+}
+
+bool isFloatValue(const Value* v) { return elemType(v) == static_cast<int32_t>(DType::kFloat); }
+
+
+// The QuantizeLinear that is the only reader of `op`'s output, with a scalar float scale and a scalar
+// 8-bit zero point (or none), saturating, not block-wise; nullptr otherwise.
+const Node* soleQuantize(const Node* op, int64_t opset) {
+  const Node* q = soleReader(op->output(0));
+  if (!q || !q->domain.empty() || q->op_type != "QuantizeLinear" || q->input(0) == nullptr || q->input(1) == nullptr ||
+      q->outputs().size() != 1 || knownCount(q->input(1)) != 1 || !isFloatValue(q->input(1)) ||
+      (q->input(2) != nullptr && (!is8Bit(elemType(q->input(2))) || knownCount(q->input(2)) != 1)) ||
+      (opset >= 19 && q->attrInt("saturate", 1) != 1) || (opset >= 21 && q->attrInt("block_size", 0) != 0))
+    return nullptr;
+  return q;
+}
+
+// The 8-bit type a QuantizeLinear writes (its zero point's; uint8 without one).
+int32_t quantizeOutputType(const Node* q) {
+  return q->input(2) ? elemType(q->input(2)) : static_cast<int32_t>(DType::kUInt8);
+}
+
+// Whether a scalar scale / zero point pair of `a` equals that of `b` (same values, constants).
+bool sameScalar(const Value* a, const Value* b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr) return false;
+  const Tensor* ta = a->initializer();
+  const Tensor* tb = b->initializer();
+  return ta && tb && ta->elementCount() == 1 && tb->elementCount() == 1 && sameContents(*ta, *tb);
+}
+
+std::unique_ptr<Node> copyOf(const Node& op, const char* domain, const char* op_type) {
+  auto node = fusedNode(op, op_type, false);
+  node->domain = domain;
+  node->attributes.pop_back();  // the "relu" flag fusedNode adds
+  return node;
+}
+
+// DequantizeLinear(a), DequantizeLinear(b) -> Add -> QuantizeLinear, all scalar parameters of one
+// 8-bit type: ONNX Runtime's QLinearAdd (its kernel here is bit-exact with MLAS), as ORT fuses it.
+// Other Adds and Muls of two DequantizeLinears (mixed input types, no QuantizeLinear: a float
+// output): QdqBinary, the float arithmetic in one pass.
+// DequantizeLinear(x) -> MaxPool -> QuantizeLinear with the same scale and zero point: MaxPool on
+// the 8-bit values (max commutes with the monotonic dequantization, and requantizing a dequantized
+// value with the same parameters gives it back).
+void findElementwiseGroups(const Graph& graph, int64_t opset, std::vector<QdqGroup>& groups) {
+  for (const Node* op : graph.nodes()) {
+    if (!op->domain.empty() || op->outputs().size() != 1) continue;
+    const bool add = op->op_type == "Add", mul = op->op_type == "Mul", pool = op->op_type == "MaxPool";
+    if (!add && !mul && !pool) continue;
+    const Node* q = soleQuantize(op, opset);
+    // Without a QuantizeLinear the output is float: the DequantizeLinears have float scales.
+    if ((q == nullptr && pool) || op->inputs().size() != (pool ? 1u : 2u)) continue;
+    std::vector<const Node*> dqs;
+    for (const Value* in : op->inputs()) {
+      const Node* dq = producerOf(in, "DequantizeLinear");
+      if (!dq || !plainDequantize(dq, opset, 1, 0, false)) break;
+      dqs.push_back(dq);
+    }
+    if (dqs.size() != op->inputs().size()) continue;
+    bool same_types = q != nullptr;
+    for (const Node* dq : dqs) same_types = same_types && dequantizeInputType(dq) == quantizeOutputType(q);
+    if (pool && !same_types) continue;
+    QdqGroup g;
+    g.quantize = q ? q : op;
+    g.absorbed = {op};
+    if (q) g.absorbed.push_back(q);
+    for (const Node* dq : dqs)
+      if (soleReader(dq->output(0)) == op && std::count(dqs.begin(), dqs.end(), dq) == 1) g.absorbed.push_back(dq);
+    if (!pool) {
+      if (same_types && add) {
+        g.fused = copyOf(*op, "com.microsoft", "QLinearAdd");
+      } else {
+        g.fused = copyOf(*op, ops::kQdqDomain, ops::kQdqBinaryOp);
+        Attribute m;
+        m.name = "mul";
+        m.type = AttrType::kInt;
+        m.i = mul ? 1 : 0;
+        g.fused->attributes.push_back(std::move(m));
+      }
+      g.inputs = {dqs[0]->input(0), dqs[0]->input(1), dqs[0]->input(2), dqs[1]->input(0), dqs[1]->input(1),
+                  dqs[1]->input(2), q ? q->input(1) : nullptr, q ? q->input(2) : nullptr};
+    } else {
+      if (!sameScalar(dqs[0]->input(1), q->input(1)) || !sameScalar(dqs[0]->input(2), q->input(2))) continue;
+      g.fused = copyOf(*op, "", "MaxPool");
+      g.inputs = {dqs[0]->input(0)};
+    }
+    g.output = q ? q->output(0) : op->output(0);
+    groups.push_back(std::move(g));
+  }
+}
+
 }  // namespace
 
 std::vector<QdqGroup> findQdqGroups(const Graph& graph, int64_t opset) {
   std::vector<QdqGroup> groups;
   if (opset < 10) return groups;
   for (const Node* op : graph.nodes()) {
-    if (!op->domain.empty() || (op->op_type != "Conv" && op->op_type != "MatMul")) continue;
-    const bool conv = op->op_type == "Conv";
+    if (!op->domain.empty() || (op->op_type != "Conv" && op->op_type != "MatMul" && op->op_type != "Gemm")) continue;
+    const bool conv = op->op_type == "Conv", gemm = op->op_type == "Gemm";
     if (op->inputs().size() < 2 || op->outputs().size() != 1) continue;
+    if (gemm && op->attrInt("transA", 0) != 0) continue;
+    const bool trans_b = gemm && op->attrInt("transB", 0) != 0;
     const Node* dq_x = producerOf(op->input(0), "DequantizeLinear");
     const Node* dq_w = producerOf(op->input(1), "DequantizeLinear");
     if (!dq_x || !dq_w || !dq_w->input(0) || !dq_w->input(0)->initializer()) continue;
     const Tensor& w = *dq_w->input(0)->initializer();
-    // Per-channel weight scales: Conv on axis 0 (output channels), MatMul on axis 1 (columns of a 2-D B).
+    // Per-channel weight scales: Conv on axis 0 (output channels), MatMul/Gemm on the axis of N
+    // (1 for a [K, N] B, 0 for Gemm's transposed [N, K]).
     if (conv ? w.shape.size() < 3 : w.shape.size() != 2) continue;
-    const int64_t channels = conv ? w.shape[0] : w.shape[1];
-    if (!plainDequantize(dq_x, opset, 1, 0, false) || !plainDequantize(dq_w, opset, channels, conv ? 0 : 1, false)) continue;
+    const int64_t channel_axis = conv || trans_b ? 0 : 1;
+    const int64_t channels = w.shape[static_cast<size_t>(channel_axis)];
+    if (!plainDequantize(dq_x, opset, 1, 0, false) || !plainDequantize(dq_w, opset, channels, channel_axis, false)) continue;
+    // The bias: an int32 DequantizeLinear with scale x_s * w_s (Conv; Gemm with alpha == beta),
+    // else (Gemm with a float output) any float C.
     const Node* dq_b = nullptr;
-    if (conv && op->input(2) != nullptr) {
+    const Value* c_float = nullptr;
+    if ((conv || gemm) && op->input(2) != nullptr) {
       dq_b = producerOf(op->input(2), "DequantizeLinear");
-      if (!dq_b || !plainDequantize(dq_b, opset, channels, 0, true) || !biasMatches(dq_b, dq_x, dq_w)) continue;
+      const bool int_bias = dq_b && plainDequantize(dq_b, opset, channels, 0, true) && biasMatches(dq_b, dq_x, dq_w) &&
+                            (!gemm || op->attrFloat("alpha", 1.0f) == op->attrFloat("beta", 1.0f));
+      if (!int_bias) {
+        if (conv || !isFloatValue(op->input(2))) continue;
+        dq_b = nullptr;
+        c_float = op->input(2);
+      }
     }
-    // op -> [Relu] -> QuantizeLinear, each intermediate read once.
+    // op -> [Relu] -> QuantizeLinear, each intermediate read once; or (MatMul, Gemm) op alone with a
+    // float output, computed from the int32 sums.
     const Node* next = soleReader(op->output(0));
     const Node* relu = next && next->domain.empty() && next->op_type == "Relu" ? next : nullptr;
     const Node* q = relu ? soleReader(relu->output(0)) : next;
-    if (!q || !q->domain.empty() || q->op_type != "QuantizeLinear" || q->input(0) == nullptr || q->input(1) == nullptr) continue;
-    if (q->outputs().size() != 1 || knownCount(q->input(1)) != 1 || elemType(q->input(1)) != static_cast<int32_t>(DType::kFloat))
-      continue;
-    if (q->input(2) != nullptr && (!is8Bit(elemType(q->input(2))) || knownCount(q->input(2)) != 1)) continue;
-    if (opset >= 19 && q->attrInt("saturate", 1) != 1) continue;
-    if (opset >= 21 && q->attrInt("block_size", 0) != 0) continue;
+    if (!q || !q->domain.empty() || q->op_type != "QuantizeLinear" || q->input(0) == nullptr || q->input(1) == nullptr ||
+        q->outputs().size() != 1 || knownCount(q->input(1)) != 1 || !isFloatValue(q->input(1)) ||
+        (q->input(2) != nullptr && (!is8Bit(elemType(q->input(2))) || knownCount(q->input(2)) != 1)) ||
+        (opset >= 19 && q->attrInt("saturate", 1) != 1) || (opset >= 21 && q->attrInt("block_size", 0) != 0))
+      q = relu = nullptr;
+    if (q == nullptr && conv) continue;  // (the output is float: the DequantizeLinears have float scales)
+    if (q != nullptr && c_float != nullptr) continue;  // a float C can't be added to int32 sums exactly
+    Tensor packed = packWeights(*op, *dq_w, trans_b);
+    // Gemm and float outputs run only on the packed kernels.
+    if (packed.dtype == DType::kUndefined && (gemm || q == nullptr)) continue;
 
     QdqGroup g;
-    g.quantize = q;
-    g.absorbed = {op, q};
+    g.quantize = q ? q : op;
+    g.absorbed = {op};
+    if (q) g.absorbed.push_back(q);
     if (relu) g.absorbed.push_back(relu);
     for (const Node* dq : {dq_x, dq_w, dq_b})
       if (dq && soleReader(dq->output(0)) == op) g.absorbed.push_back(dq);
-    g.fused = fusedNode(*op, conv ? ops::kQdqConvOp : ops::kQdqMatMulOp, relu != nullptr);
-    g.inputs = {dq_x->input(0), dq_x->input(1), dq_x->input(2), dq_w->input(0), dq_w->input(1),
-                dq_w->input(2), q->input(1),    q->input(2)};
-    if (dq_b) g.inputs.push_back(dq_b->input(0));
-    g.output = q->output(0);
+    g.fused = fusedNode(*op, conv ? ops::kQdqConvOp : gemm ? ops::kQdqGemmOp : ops::kQdqMatMulOp, relu != nullptr);
+    if (packed.dtype != DType::kUndefined) {
+      Attribute a;
+      a.name = ops::kPackedWeightsAttr;
+      a.type = AttrType::kTensor;
+      a.t = std::move(packed);
+      g.fused->attributes.push_back(std::move(a));
+    }
+    g.inputs = {dq_x->input(0), dq_x->input(1), dq_x->input(2), dq_w->input(0), dq_w->input(1), dq_w->input(2),
+                q ? q->input(1) : nullptr, q ? q->input(2) : nullptr, dq_b ? dq_b->input(0) : nullptr, c_float};
+    g.output = q ? q->output(0) : op->output(0);
     groups.push_back(std::move(g));
   }
+  findElementwiseGroups(graph, opset, groups);
   return groups;
 }
 

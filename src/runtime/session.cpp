@@ -36,6 +36,7 @@ struct Step {
   std::vector<ValueRef> inputs;
   std::vector<int> outputs;  // -1 for omitted outputs
   std::vector<int> release;  // local slots whose last use is this step
+  std::vector<const Value*> output_values;  // what `outputs` hold (a fused step's node has none)
   const Tensor* folded = nullptr;  // a Constant node's value, computed once at planning
 };
 
@@ -166,7 +167,7 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
     if (absorbed.count(node) && fused == group_at.end()) continue;
     const size_t i = plan->steps.size();
     std::vector<const Value*> reads;
-    Step step{node, nullptr, opsetOf(model_, node->domain), {}, {}, {}};
+    Step step{node, nullptr, opsetOf(model_, node->domain), {}, {}, {}, {}};
     if (fused != group_at.end()) {
       QdqGroup& g = *fused->second;
       step.node = g.fused.get();
@@ -176,11 +177,13 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
       for (const Value* v : g.inputs)
         if (v != nullptr) reads.push_back(v);
       step_outputs.push_back({g.output});
+      step.output_values = {g.output};
     } else {
       for (const Value* v : node->inputs()) step.inputs.push_back(refOf(v));
       for (const Value* v : node->outputs()) step.outputs.push_back(v ? slotOf(v) : -1);
       collectReads(*node, reads);
       step_outputs.emplace_back(node->outputs().begin(), node->outputs().end());
+      step.output_values = step_outputs.back();
     }
     step.def = registry.find(step.node->domain, step.node->op_type, step.opset);
     if (step.def == nullptr) {
@@ -317,7 +320,7 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
   for (const Step& step : plan.steps) {
     if (step.folded != nullptr) {
       if (step.outputs[0] >= 0) {
-        if (observer != nullptr) (*observer)(*step.node->output(0), *step.folded);
+        if (observer != nullptr) (*observer)(*step.output_values[0], *step.folded);
         frame.slots[static_cast<size_t>(step.outputs[0])] = *step.folded;
       }
       for (int slot : step.release) frame.slots[static_cast<size_t>(slot)] = Tensor();
@@ -352,7 +355,7 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
       if (step.outputs[o] < 0) continue;
       Tensor& out = ctx.outputs()[o];
       if (half != DType::kUndefined && out.dtype == DType::kFloat) out = convertFloatToHalf(out, half);
-      if (observer != nullptr && out.dtype != DType::kUndefined) (*observer)(*step.node->output(o), out);
+      if (observer != nullptr && out.dtype != DType::kUndefined) (*observer)(*step.output_values[o], out);
       frame.slots[static_cast<size_t>(step.outputs[o])] = std::move(out);
     }
     for (int slot : step.release) frame.slots[static_cast<size_t>(slot)] = Tensor();

@@ -171,6 +171,20 @@ TEST_F(QuantizeCli, ProgressAndSummaryLines) {
   EXPECT_NE(q.out.find("quantized 3 nodes (Gemm 3), merged 2 Relu/Clip"), std::string::npos);
 }
 
+// compare --per-layer on a QDQ model whose Conv groups the runtime fuses into int8 steps (the
+// fused steps have no graph node of their own: this used to crash).
+TEST(QuantizeCompare, PerLayerOnFusedQdqModel) {
+  const std::string input = modelsDir() + "/cnn_bn.onnx", dir = test::makeTempDir(), out = dir + "/q.onnx";
+  ASSERT_EQ(nnc("-q quantize " + quote(input) + " -o " + quote(out) + calibData() + " --calib-samples 64").exit_code, 0);
+  auto c = nnc("--json compare " + quote(input) + " " + quote(out) + " --data " +
+               quote(modelsDir() + "/data/fashion_mnist_test_2000_x.npy") + " --scale 1/255 --limit 64 --per-layer");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto j = nlohmann::ordered_json::parse(c.out);
+  EXPECT_GT(j["layers"].size(), 3u);
+  EXPECT_GT(j["outputs"][0]["sqnr_db"].get<double>(), 15.0);
+  EXPECT_GT(j["top1_agreement"].get<double>(), 0.95);
+}
+
 // Issue 4: dynamic int8 on the tiny transformer loses at most 0.5 point, and ONNX Runtime agrees.
 TEST(QuantizeModes, DynamicTransformerKeepsAccuracy) {
   const std::string input = modelsDir() + "/tiny_transformer.onnx";

@@ -1,67 +1,88 @@
 #!/usr/bin/env bash
-# Latency of a QDQ int8 model vs its float32 original in nncompress's runtime (fused int8 kernels,
-# src/runtime/qdq_fusion.h), and top-1 accuracy of both on the Fashion-MNIST test split.
-#   1. nncompress canonicalize MODEL            (BatchNormalization folded into Conv)
-#   2. make_qdq_model.py probe / nncompress run (min/max of every Conv input and output on N
-#      calibration samples) / make_qdq_model.py build  -> MODEL.qdq.onnx
-#   3. nncompress --threads T bench (float and QDQ; best p50 of --reps), nncompress eval (both)
-# Prints one row per threads/batch with both p50s and the ratio int8/float (< 1: int8 faster).
+# Latency of QDQ int8 models written by `nncompress quantize` vs their float32 originals, in
+# nncompress's runtime (fused integer kernels, src/runtime/qdq_fusion.h) and in ONNX Runtime
+# (tools/ort/ort_bench.js: graph optimizations on, so its QDQ -> QLinear*/QGemm fusions), with
+# the top-1 accuracy of both models on the Fashion-MNIST test split (2,000 samples).
+# Per model:
+#   1. nncompress canonicalize MODEL -> MODEL.float.onnx (BatchNormalization folded: the float
+#      baseline as fast as our runtime makes it; ORT folds it itself);
+#   2. nncompress quantize MODEL --calib-data calib_500 --scale 1/255 -> MODEL.int8.onnx (defaults:
+#      QDQ, per-channel 7-bit weights, uint8 activations, minmax);
+#   3. for each batch: `nncompress --threads T bench` and `ort_bench.js --threads T`, float and
+#      int8, alternating, best p50 of --reps;
+#   4. nncompress eval of both models.
+# Prints one row per model and batch: p50s (ms), ratios int8/float (< 1: int8 faster) per runtime.
 #
-# usage: qdq_speed.sh [--reps N] [--threads 1,2] [--batches 1,32] [--samples N] [MODEL]
-#   MODEL  a bundled Fashion-MNIST CNN (default models/resnet_small.onnx)
-# env: NNCOMPRESS (default build/tools/nncompress/nncompress), PYTHON (default /usr/bin/python3,
-#      which has Debian's python3-onnx and numpy), NNC_BENCH_LOG (work folder, default temporary)
+# usage: qdq_speed.sh [--reps N] [--threads T] [--batches 1,32] [--no-ort] [MODEL ...]
+#   MODEL  bundled model names (default: cnn_bn resnet_small mobilenet_small mlp tiny_transformer)
+# env: NNCOMPRESS (default build/tools/nncompress/nncompress), NNC_BENCH_LOG (work folder, default
+#      temporary). ORT needs tools/ort/install.sh; without it (or with --no-ort) its columns are "-".
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 NNCOMPRESS="${NNCOMPRESS:-$ROOT/build/tools/nncompress/nncompress}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
 DATA="$ROOT/models/data"
+ORT_BENCH="$ROOT/tools/ort/ort_bench.js"
 die() { echo "qdq_speed.sh: error: $*" >&2; exit 2; }
 
-reps=3 threads_list=1,2 batch_list=1,32 samples=100 model="$ROOT/models/resnet_small.onnx"
+reps=3 threads=1 batch_list=1,32 use_ort=1 models=()
 while (($#)); do
   case "$1" in
     --reps) reps="${2:?}"; shift ;;
-    --threads) threads_list="${2:?}"; shift ;;
+    --threads) threads="${2:?}"; shift ;;
     --batches) batch_list="${2:?}"; shift ;;
-    --samples) samples="${2:?}"; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-ort) use_ort=0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
-    *) model="$1" ;;
+    *) models+=("$1") ;;
   esac
   shift
 done
+((${#models[@]})) || models=(cnn_bn resnet_small mobilenet_small mlp tiny_transformer)
 [[ -x "$NNCOMPRESS" ]] || die "nncompress not found: $NNCOMPRESS"
-[[ -f "$model" ]] || die "no model $model"
+if ((use_ort)) && ! { command -v node >/dev/null && [[ -d "$ROOT/tools/ort/node_modules/onnxruntime-node" ]]; }; then
+  echo "qdq_speed.sh: onnxruntime-node missing (tools/ort/install.sh): no ORT columns" >&2
+  use_ort=0
+fi
 W="${NNC_BENCH_LOG:-$(mktemp -d "${TMPDIR:-/tmp}/nnc-qdq-speed.XXXXXX")}"
 mkdir -p "$W"
-name="$(basename "${model%.onnx}")"
-
-"$NNCOMPRESS" -q canonicalize "$model" -o "$W/$name.float.onnx" --force
-"$PYTHON" "$HERE/make_qdq_model.py" probe "$W/$name.float.onnx" "$W/$name.probe.onnx" \
-  "$DATA/fashion_mnist_calib_500_x.npy" "$W/calib_x.npy" --samples "$samples"
-"$NNCOMPRESS" -q run "$W/$name.probe.onnx" --input input="$W/calib_x.npy" -o "$W/probe_out" --force
-"$PYTHON" "$HERE/make_qdq_model.py" build "$W/$name.float.onnx" "$W/probe_out" "$W/$name.qdq.onnx"
 
 p50() { node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(j.results[0].p50_ms)'; }
-top1() { "$NNCOMPRESS" -q eval "$1" --data "$DATA/fashion_mnist_test_2000_x.npy" --labels "$DATA/fashion_mnist_test_2000_y.npy" \
-  --scale 1/255 --batch-size 100 --json | node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(j.top1_correct)'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a ? b : a) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+top1() {
+  "$NNCOMPRESS" -q eval "$1" --data "$DATA/fashion_mnist_test_2000_x.npy" --labels "$DATA/fashion_mnist_test_2000_y.npy" \
+    --scale 1/255 --batch-size 100 --json | node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log((100 * j.top1).toFixed(2))'
+}
 
-echo "qdq_speed: $name float32 vs QDQ int8 in $NNCOMPRESS, best p50 of $reps; work $W"
+echo "qdq_speed: float32 vs int8 (nncompress quantize), $threads thread(s), best p50 of $reps; work $W"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) CPUs at $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "top-1 correct of 2000: float $(top1 "$W/$name.float.onnx"), int8 $(top1 "$W/$name.qdq.onnx")"
-printf '%3s %5s %14s %14s %8s\n' thr batch float_p50_ms int8_p50_ms ratio
-for t in ${threads_list//,/ }; do
+printf '%-17s %5s %9s %9s %6s %9s %9s %6s %8s %8s\n' model batch nnc_f32 nnc_int8 ratio ort_f32 ort_int8 ratio top1_f32 top1_i8
+for name in "${models[@]}"; do
+  model="$ROOT/models/$name.onnx"
+  [[ -f "$model" ]] || die "no model $model"
+  "$NNCOMPRESS" -q canonicalize "$model" -o "$W/$name.float.onnx" --force
+  "$NNCOMPRESS" -q quantize "$model" -o "$W/$name.int8.onnx" --calib-data "$DATA/fashion_mnist_calib_500_x.npy" \
+    --scale 1/255 --force
+  acc_f=$(top1 "$W/$name.float.onnx") acc_q=$(top1 "$W/$name.int8.onnx")
   for b in ${batch_list//,/ }; do
-    best_f="" best_q=""
+    nf="" nq="" of="" oq=""
     for ((r = 1; r <= reps; r++)); do
-      f=$("$NNCOMPRESS" --threads "$t" bench "$W/$name.float.onnx" --batch-sizes "$b" --json | p50)
-      q=$("$NNCOMPRESS" --threads "$t" bench "$W/$name.qdq.onnx" --batch-sizes "$b" --json | p50)
-      best_f=$(awk -v a="${best_f:-$f}" -v b="$f" 'BEGIN { print (a < b ? a : b) }')
-      best_q=$(awk -v a="${best_q:-$q}" -v b="$q" 'BEGIN { print (a < b ? a : b) }')
+      nf=$(min "$nf" "$("$NNCOMPRESS" --threads "$threads" bench "$W/$name.float.onnx" --batch-sizes "$b" --json | p50)")
+      nq=$(min "$nq" "$("$NNCOMPRESS" --threads "$threads" bench "$W/$name.int8.onnx" --batch-sizes "$b" --json | p50)")
+      if ((use_ort)); then
+        of=$(min "$of" "$(node "$ORT_BENCH" "$W/$name.float.onnx" --threads "$threads" --batch-sizes "$b" --json | p50)")
+        oq=$(min "$oq" "$(node "$ORT_BENCH" "$W/$name.int8.onnx" --threads "$threads" --batch-sizes "$b" --json | p50)")
+      fi
     done
-    printf '%3s %5s %14.3f %14.3f %8.3f\n' "$t" "$b" "$best_f" "$best_q" "$(awk -v a="$best_q" -v b="$best_f" 'BEGIN { print a / b }')"
+    if ((use_ort)); then
+      printf '%-17s %5s %9.3f %9.3f %6s %9.3f %9.3f %6s %8s %8s\n' "$name" "$b" "$nf" "$nq" "$(ratio "$nq" "$nf")" \
+        "$of" "$oq" "$(ratio "$oq" "$of")" "$acc_f" "$acc_q"
+    else
+      printf '%-17s %5s %9.3f %9.3f %6s %9s %9s %6s %8s %8s\n' "$name" "$b" "$nf" "$nq" "$(ratio "$nq" "$nf")" - - - \
+        "$acc_f" "$acc_q"
+    fi
   done
 done
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) at the end ($(date -u '+%H:%M UTC'))"

@@ -54,4 +54,9 @@ Expected<ActivationRanges> runCalibration(const Model& model, const CalibCliOpti
   return ranges;
 }
 
+Expected<Dataset> openCalibrationData(const Model& model, const CalibCliOptions& options, const GlobalOptions& global) {
+  NNC_ASSIGN_OR_RETURN(auto session, Session::create(model, {global.threads, nullptr}));
+  return buildDataset(*session, options.data);
+}
+
 }  // namespace nnc::cli

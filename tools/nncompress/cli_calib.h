@@ -30,4 +30,7 @@ Expected<Model> loadPreparedModel(const std::string& path, const GlobalOptions& 
 Expected<ActivationRanges> runCalibration(const Model& model, const CalibCliOptions& options, const GlobalOptions& global,
                                           double* seconds);
 
+// The --calib-data samples as a dataset for `model` (for passes that read calibration data).
+Expected<Dataset> openCalibrationData(const Model& model, const CalibCliOptions& options, const GlobalOptions& global);
+
 }  // namespace nnc::cli

@@ -1,5 +1,5 @@
 // `nncompress compare A.onnx B.onnx --data D`: how far B's outputs are from A's (A is the
-// reference): max abs/rel error, cosine similarity, SQNR, top-1 agreement; with --per-layer,
+// reference): max abs/rel error, cosine similarity, SQNR, top-1 agreement along the last axis of [N, C] or [N, T, C] outputs; with --per-layer,
 // intermediate values present in both models (same name) ranked by SQNR.
 #include <cmath>
 #include <cstdio>
@@ -63,6 +63,7 @@ Command addCompareCommand(CLI::App& root, GlobalOptions& global) {
             std::vector<DiffStats> outputs((*ref)->outputs().size());
             std::map<std::string, DiffStats> layers;
             int64_t agree = 0, rows = 0;
+            bool per_position = false;
             Progress progress("compare", total, global.quiet);
             for (int64_t begin = 0; begin < total; begin += options->data.batch_size) {
               const int64_t n = std::min(options->data.batch_size, total - begin);
@@ -87,9 +88,15 @@ Command addCompareCommand(CLI::App& root, GlobalOptions& global) {
                 Status s = outputs[i].add((*test_out)[i], (*ref_out)[i]);
                 if (!s.isOk()) return reportError(s.withContext("output '" + (*ref)->outputs()[i]->name() + "'"));
               }
+              // Top-1 agreement over the last axis: per sample for [N, C] logits, per sample and
+              // position for [N, T, C] sequences (CTC recognizers, token classifiers).
               const Tensor& first = (*ref_out)[0];
-              if (first.shape.size() == 2 && isFloatingPoint(first.dtype)) {
-                auto a = argmaxRows(first), b = argmaxRows((*test_out)[0]);
+              const size_t rank = first.shape.size();
+              if ((rank == 2 || rank == 3) && isFloatingPoint(first.dtype) && first.shape == (*test_out)[0].shape) {
+                Tensor ref_rows = first, test_rows = (*test_out)[0];
+                if (rank == 3) ref_rows.shape = test_rows.shape = {first.shape[0] * first.shape[1], first.shape[2]};
+                per_position = rank == 3;
+                auto a = argmaxRows(ref_rows), b = argmaxRows(test_rows);
                 for (size_t r = 0; r < a.size(); ++r) agree += a[r] == b[r];
                 rows += static_cast<int64_t>(a.size());
               }
@@ -117,8 +124,9 @@ Command addCompareCommand(CLI::App& root, GlobalOptions& global) {
             for (size_t i = 0; i < outputs.size(); ++i)
               std::printf("%-28s %12.4g %12.4g %10.6f %10s\n", (*ref)->outputs()[i]->name().substr(0, 28).c_str(), outputs[i].max_abs,
                           outputs[i].max_rel, outputs[i].cosine(), db(outputs[i].sqnrDb()).c_str());
-            if (rows) std::printf("top-1 agreement: %.2f%% (%lld/%lld samples)\n", 100.0 * static_cast<double>(agree) / static_cast<double>(rows),
-                                  static_cast<long long>(agree), static_cast<long long>(rows));
+            if (rows) std::printf("top-1 agreement: %.2f%% (%lld/%lld %s)\n", 100.0 * static_cast<double>(agree) / static_cast<double>(rows),
+                                  static_cast<long long>(agree), static_cast<long long>(rows),
+                                  per_position ? "positions" : "samples");
             if (options->per_layer) {
               std::printf("\n%zu values compared by name; worst first:\n%-40s %12s %10s %10s\n", ranked.size(), "value", "max abs", "cosine", "SQNR dB");
               int shown = 0;

@@ -1,5 +1,5 @@
 // `nncompress pipeline MODEL -o OUT --passes 'a,b{k=v}' --data D [--labels L] [--calib-data C]
-// [--fail-if EXPR] [--resume]`: runs the passes in order, saves and measures every stage
+// [--train-data T --train-labels TL] [--fail-if EXPR] [--resume]`: runs the passes in order, saves and measures every stage
 // (library: src/pipeline), prints a table and writes OUT's report; exits 7 when a --fail-if
 // gate holds.
 #include <cstdio>
@@ -19,6 +19,8 @@ struct PipelineCliOptions {
   std::string passes;
   DataCliOptions data;
   std::vector<std::string> calib_data;
+  std::vector<std::string> train_data;
+  std::string train_labels;
   std::vector<std::string> fail_if;
   bool resume = false;
   int latency_runs = 5;
@@ -52,6 +54,8 @@ std::string settingsKey(const PipelineCliOptions& o, const GlobalOptions& global
   j["batch_size"] = o.data.batch_size;
   j["limit"] = o.data.limit;
   j["calib_data"] = o.calib_data;
+  j["train_data"] = o.train_data;
+  j["train_labels"] = o.train_labels;
   j["seed"] = global.seed;
   return j.dump();
 }
@@ -68,6 +72,10 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
   app->add_option("--calib-data", options->calib_data,
                   "Calibration/importance samples for the passes that use data (quantize calibrates on them at its stage); "
                   "same preprocessing options as --data");
+  app->add_option("--train-data", options->train_data,
+                  "Labeled training samples for finetune stages (with --train-labels, or an image folder with class subfolders); "
+                  "same preprocessing options as --data");
+  app->add_option("--train-labels", options->train_labels, "Labels of --train-data");
   app->add_option("--fail-if", options->fail_if,
                   "Quality gate on the final model vs the original, e.g. 'accuracy_drop > 1.0 or size_ratio > 0.5' "
                   "(metrics: accuracy_drop, agreement, size_ratio, latency_ratio; repeatable); exit 7 when one holds");
@@ -92,6 +100,8 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
             for (const PassSpec& spec : *specs)
               if (spec.name == "quantize" && options->calib_data.empty())
                 return reportError(invalidArgument("--passes: quantize calibrates at its stage and needs --calib-data"));
+              else if (spec.name == "finetune" && options->train_data.empty())
+                return reportError(invalidArgument("--passes: finetune trains at its stage and needs --train-data (and --train-labels)"));
             for (const QualityGate& gate : gates)
               for (const auto& conjunction : gate.any_of)
                 for (const GateCondition& c : conjunction)
@@ -115,11 +125,25 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
               if (!built) return reportError(built.status());
               calib = std::move(built).value();
             }
+            std::optional<Dataset> train;
+            if (!options->train_data.empty()) {
+              DataCliOptions train_options = options->data;
+              train_options.data = options->train_data;
+              train_options.labels = options->train_labels;
+              train_options.limit = 0;  // finetune{limit=N} bounds the samples per epoch
+              train_options.data_flag = "--train-data";
+              auto built = buildDataset(**session, train_options);
+              if (!built) return reportError(built.status());
+              if (!built->hasLabels())
+                return reportError(invalidArgument("--train-data: no labels (--train-labels PATH, or an image folder with class subfolders)"));
+              train = std::move(built).value();
+            }
             PipelineOptions run;
             run.input = options->model;
             run.output = global.output;
             run.passes = *specs;
             run.calib = calib ? &*calib : nullptr;
+            run.train = train ? &*train : nullptr;
             run.eval.data = &*eval_data;
             run.eval.batch_size = options->data.batch_size;
             run.eval.limit = options->data.limit;
@@ -130,6 +154,21 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
             run.overwrite = global.force;
             run.seed = global.seed;
             run.threads = global.threads;
+            // Long work inside a stage (calibration, training epochs): one progress line per task.
+            std::shared_ptr<Progress> task_progress;
+            std::string task;
+            run.progress = [&](const std::string& what, int64_t done, int64_t total) {
+              if (what != task || !task_progress) {
+                if (task_progress) task_progress->finish();
+                task = what;
+                task_progress = std::make_shared<Progress>(what, total, global.quiet || global.json);
+              }
+              task_progress->update(done);
+              if (done >= total) {
+                task_progress->finish();
+                task_progress.reset();
+              }
+            };
             if (!global.json && !global.quiet) {
               std::printf("%-3s %-18s %10s %10s %9s %9s %9s %7s %10s\n", "#", "stage", "size", "params", "sparsity", "accuracy",
                           "agreement", "SQNR dB", "latency ms");
@@ -149,7 +188,8 @@ Command addPipelineCommand(CLI::App& root, GlobalOptions& global) {
               j["failed_gates"] = failed;
               printJson(j);
             } else if (!global.quiet) {
-              std::printf("wrote %s, %s/, %s\n", global.output.c_str(), stagesFolder(global.output).c_str(), reportPath(global.output).c_str());
+              std::printf("wrote %s, %s/, %s, %s\n", global.output.c_str(), stagesFolder(global.output).c_str(), reportPath(global.output).c_str(),
+                          htmlReportPath(reportPath(global.output)).c_str());
             }
             for (const std::string& text : failed) std::fprintf(stderr, "nncompress: quality gate failed: %s\n", text.c_str());
             return failed.empty() ? kExitOk : kExitGateFailed;

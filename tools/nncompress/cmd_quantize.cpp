@@ -2,9 +2,12 @@
 // in QDQ format (canonicalize, calibrate or read the ranges, quantize, check, save).
 // `--dynamic` (pass quantize-dynamic) and `--weight-only 8|4` (pass quantize-weights) need no
 // calibration data. --max-accuracy-drop / --min-agreement run the accuracy-aware search
-// (cli_quant_search.h) instead of a single quantize pass.
+// (cli_quant_search.h) instead of a single quantize pass. --cle and --smoothquant rewrite the
+// float model before calibration; --bias-correction corrects the quantized model's biases.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "cli.h"
 #include "cli_calib.h"
@@ -30,6 +33,10 @@ struct QuantizeCliOptions {
   int weight_only_bits = 0;  // 0: not weight-only
   int block_size = 32;
   AccuracyCliOptions accuracy;
+  // Advanced methods (docs/quantization.md, "Advanced methods").
+  bool cle = false;
+  std::string smoothquant;  // "" (flag alone: alpha 0.5) or the alpha; used when the flag is given
+  bool bias_correction = false;
 };
 
 std::string joinPatterns(const std::vector<std::string>& patterns) {
@@ -46,7 +53,39 @@ PassSpec quantizeSpec(const QuantizeCliOptions& o) {
   spec.options["format"] = o.format;
   spec.options["activations"] = o.activations;
   if (!o.exclude.empty()) spec.options["exclude"] = joinPatterns(o.exclude);
+  if (o.bias_correction) {
+    // The ranges calibrated by the command are used as they are; the data serves bias correction.
+    spec.options["bias_correction"] = "true";
+    spec.options["ranges"] = "given";
+    spec.options["samples"] = std::to_string(o.calib.samples);
+    spec.options["batch_size"] = std::to_string(o.calib.data.batch_size);
+  }
   return spec;
+}
+
+// Cross-layer equalization and SmoothQuant: float rewrites before calibration (they change the
+// activation ranges). SmoothQuant and bias correction read the calibration data.
+// Returns each pass's statistics by pass name (for --json).
+Expected<nlohmann::ordered_json> applyPreparations(Model& model, const QuantizeCliOptions& o, bool smoothquant, const Dataset* data,
+                                                   const GlobalOptions& global) {
+  PassContext context;
+  context.seed = global.seed;
+  context.threads = global.threads;
+  context.data = data;
+  std::vector<PassSpec> specs;
+  if (o.cle) specs.push_back({"cross-layer-equalization", {}});
+  if (smoothquant)
+    specs.push_back({"smoothquant",
+                     {{"alpha", o.smoothquant.empty() ? "0.5" : o.smoothquant},
+                      {"samples", std::to_string(o.calib.samples)},
+                      {"batch_size", std::to_string(o.calib.data.batch_size)}}});
+  nlohmann::ordered_json stats = nlohmann::ordered_json::object();
+  for (const PassSpec& spec : specs) {
+    NNC_ASSIGN_OR_RETURN(auto pass, createPass(spec));
+    NNC_ASSIGN_OR_RETURN(PassResult result, pass->run(model, context));  // the pass logs its summary
+    stats[spec.name] = result.stats;
+  }
+  return stats;
 }
 
 // Dynamic int8: per-tensor weight scales unless --per-channel was given (ORT's default).
@@ -109,6 +148,17 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
       ->check(CLI::IsMember({4, 8}));
   app->add_option("--block-size", options->block_size, "Block size along K for --weight-only 4")->default_str("32");
   addAccuracyOptions(app, options->accuracy);
+  app->add_flag("--cle", options->cle,
+                "Cross-layer equalization before calibration (needs --calib-data): balances the weight ranges of consecutive Conv/Gemm "
+                "layers (helps per-tensor weights, depthwise convs); exact in float");
+  app->add_option("--smoothquant", options->smoothquant,
+                  "SmoothQuant before calibration (needs --calib-data): moves activation outliers of MatMul/Gemm inputs "
+                  "into the weights; optional migration strength ALPHA in [0,1] (default 0.5), e.g. --smoothquant=0.6")
+      ->expected(0, 1)
+      ->type_name("[ALPHA]");
+  app->add_flag("--bias-correction", options->bias_correction,
+                "Empirical bias correction after quantization (needs --calib-data): each Conv/Gemm's per-channel mean "
+                "output shift against the float model, measured on the calibration data, added to its bias");
   return {app, [app, options, &global]() -> int {
             const auto start = std::chrono::steady_clock::now();
             const bool no_calibration = options->dynamic || options->weight_only_bits != 0;
@@ -123,6 +173,22 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
             if (Status s = checkAccuracyOptions(options->accuracy); !s.isOk()) return reportError(s);
             if (no_calibration && options->accuracy.requested())
               return reportError(invalidArgument("--max-accuracy-drop and --min-agreement apply to static int8 quantization"));
+            const bool smoothquant = app->count("--smoothquant") > 0;
+            if (smoothquant && !options->smoothquant.empty()) {
+              char* end = nullptr;
+              const double alpha = std::strtod(options->smoothquant.c_str(), &end);
+              if (end == options->smoothquant.c_str() || *end != '\0' || !(alpha >= 0 && alpha <= 1))
+                return reportError(invalidArgument("--smoothquant " + options->smoothquant + ": ALPHA must be a number in [0, 1]"));
+            }
+            const bool prepares = options->cle || smoothquant;
+            if (no_calibration && (prepares || options->bias_correction))
+              return reportError(invalidArgument("--cle, --smoothquant and --bias-correction apply to static int8 quantization"));
+            if ((prepares || options->bias_correction) && options->calib.data.data.empty())
+              return reportError(invalidArgument(
+                  "--cle, --smoothquant and --bias-correction need --calib-data (they change or compare activations, so a ranges "
+                  "file of the unchanged model does not fit)"));
+            if (options->bias_correction && options->accuracy.requested())
+              return reportError(invalidArgument("--bias-correction does not combine with --max-accuracy-drop / --min-agreement"));
             auto pass = createPass(options->dynamic             ? dynamicSpec(*options, app->count("--per-channel") > 0)
                                    : options->weight_only_bits ? weightOnlySpec(*options)
                                                                : quantizeSpec(*options));
@@ -134,6 +200,18 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               auto r = readRangesFile(options->ranges);
               if (!r) return reportError(r.status().withContext("--ranges"));
               file_ranges = std::move(r).value();
+            }
+            std::optional<Dataset> calib_data;
+            if (smoothquant || options->bias_correction) {
+              auto opened = openCalibrationData(*model, options->calib, global);
+              if (!opened) return reportError(opened.status());
+              calib_data = std::move(opened).value();
+            }
+            nlohmann::ordered_json preparations = nlohmann::ordered_json::object();
+            if (prepares) {
+              auto prepared = applyPreparations(*model, *options, smoothquant, calib_data ? &*calib_data : nullptr, global);
+              if (!prepared) return reportError(prepared.status().withContext(options->model));
+              preparations = std::move(prepared).value();
             }
             ActivationRanges ranges;
             double calib_seconds = 0;
@@ -151,6 +229,7 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
             context.seed = global.seed;
             context.threads = global.threads;
             context.ranges = &ranges;
+            if (options->bias_correction) context.data = &*calib_data;
             std::optional<SensitivitySearchResult> search;
             Expected<PassResult> result = PassResult{};
             if (options->accuracy.requested()) {
@@ -182,6 +261,7 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global) {
               j["output_bytes"] = saved->model_bytes + saved->external_bytes;
               j["size_ratio"] = ratio;
               j["stats"] = result->stats;
+              if (!preparations.empty()) j["preparations"] = preparations;
               j["calibration_seconds"] = calib_seconds;
               j["seconds"] = seconds;
               if (search) j["accuracy_search"] = searchToJson(*search);

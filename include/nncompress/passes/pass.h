@@ -35,6 +35,7 @@ struct PassContext {
   // Reports long work (e.g. calibration runs): (what, done, total). May be empty.
   std::function<void(const std::string&, int64_t, int64_t)> progress;
   const ActivationRanges* ranges = nullptr;  // activation ranges (a ranges file), when given
+  const Dataset* train_data = nullptr;       // labeled training samples (finetune), when given
 };
 
 // What a pass did: whether the model changed, a one-line summary, and statistics for reports.

@@ -32,8 +32,9 @@ struct QuantizeOptions {
 };
 
 // Rewrites `model` into QDQ form with the given ranges (their float_nodes are excluded too).
-// The default-domain opset must be >= 13 with per_channel (per-axis DequantizeLinear), >= 10
-// otherwise. Records nothing in metadata (the quantize pass does).
+// Per-channel weights need opset 13 (per-axis DequantizeLinear), per-tensor ones 10: an older
+// model is raised to 13 (or 11) first where that keeps every op's meaning (opset_upgrade.h;
+// stats "opset_upgrade"), else refused. Records nothing in metadata (the quantize pass does).
 Expected<PassResult> quantizeQdq(Model& model, const ActivationRanges& ranges, const QuantizeOptions& options);
 
 // Records the tool version, the options and the calibration digest in metadata_props

@@ -41,6 +41,7 @@ struct PipelineOptions {
   std::string output;  // final .onnx; stage files and report are named after it
   std::vector<PassSpec> passes;
   const Dataset* calib = nullptr;  // PassContext::data (quantize calibrates on it at its stage)
+  const Dataset* train = nullptr;  // PassContext::train_data (labeled; finetune trains on it)
   EvalSettings eval;
   std::string settings;  // describes data options; resume reuses rows only when equal
   bool resume = false;
@@ -56,6 +57,8 @@ struct PipelineOptions {
 // "<out without .onnx>.stages", "<out without .onnx>.report.json".
 std::string stagesFolder(const std::string& output);
 std::string reportPath(const std::string& output);
+// "<out>.report.html" beside "<out>.report.json" (html_report.h).
+std::string htmlReportPath(const std::string& report_path);
 // "fnv1a64:<16 hex>" of a file's bytes.
 Expected<std::string> fileDigest(const std::string& path);
 

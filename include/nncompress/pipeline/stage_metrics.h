@@ -13,6 +13,14 @@
 
 namespace nnc {
 
+// One layer of a stage's model (a node with constant inputs, as `inspect` lists it).
+struct LayerStat {
+  std::string name;
+  std::string op;
+  int64_t params = 0;
+  double sparsity = 0;  // zero fraction of the layer's largest weight
+};
+
 struct StageMetrics {
   uint64_t bytes = 0;
   int64_t params = 0;
@@ -22,6 +30,7 @@ struct StageMetrics {
   std::optional<double> agreement;  // top-1 agreement with the original model
   std::optional<double> sqnr_db;    // of the first output vs the original's; unset when identical
   int64_t samples = 0;
+  std::vector<LayerStat> layers;    // in graph order
 };
 
 // The original model's first output on every eval batch: the reference for agreement and SQNR.
