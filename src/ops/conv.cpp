@@ -2,8 +2,9 @@
 // float and double (float16 is computed in float32 by the session).
 // Algorithm: per (batch, group) an im2col matrix and one Eigen GEMM (W_g x col); 1x1 stride-1
 // unpadded convs use the input itself as the matrix. Depthwise 2-D convs (group == C_in == C_out)
-// use a direct kernel vectorized along the output width. Large im2col matrices are built in
-// tiles of output rows so memory stays bounded.
+// and 1-D ones use a direct kernel vectorized along the output width. Batches of samples with few
+// output positions share one GEMM. Large im2col matrices are built in tiles of output rows so
+// memory stays bounded.
 #include <immintrin.h>
 
 #include <Eigen/Core>
@@ -21,6 +22,8 @@ using ConstMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
 template <typename T>
 using MutMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
 
+constexpr int64_t kDotColumns = 4;    // output positions up to which a GEMM is done as dot products
+constexpr int64_t kSmallOutput = 32;  // output positions per sample below which batches share one GEMM
 constexpr int64_t kColBudget = int64_t(4) << 20;  // elements of one im2col tile (16 MB of float)
 
 // Depthwise 2-D: one input channel per output channel. y[c] = bias[c] + sum_k w[c,k] * x[c, window].
@@ -116,6 +119,20 @@ void depthwise2d(const T* x, const T* w, const T* bias, T* y, int64_t planes, in
 // y (Mg x P, row stride ldy) = w (Mg x CgK) * col (CgK x P) [+ bias].
 template <typename T>
 void gemmBias(const T* w, const T* col, const T* bias, T* y, int64_t Mg, int64_t CgK, int64_t P, int64_t ldy) {
+  if (P <= kDotColumns) {
+    // A few output positions (batch-1 streaming convs): one dot product per output against the
+    // transposed window matrix. A packed GEMM would repack all the weights for 1-4 columns.
+    static thread_local std::vector<T> transposed;
+    if (transposed.size() < static_cast<size_t>(P * CgK)) transposed.resize(static_cast<size_t>(P * CgK));
+    for (int64_t k = 0; k < CgK; ++k)
+      for (int64_t p = 0; p < P; ++p) transposed[static_cast<size_t>(p * CgK + k)] = col[k * P + p];
+    using Row = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+    for (int64_t m = 0; m < Mg; ++m) {
+      const Row wrow(w + m * CgK, CgK);
+      for (int64_t p = 0; p < P; ++p) y[m * ldy + p] = (bias ? bias[m] : T(0)) + wrow.dot(Row(transposed.data() + p * CgK, CgK));
+    }
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     conv::sgemmBias(Mg, P, CgK, w, CgK, col, P, y, ldy, bias);
     return;
@@ -133,6 +150,26 @@ void gemmBias(const T* w, const T* col, const T* bias, T* y, int64_t Mg, int64_t
   }
 }
 
+// Batches of samples with few output positions (the 1-D convs of streaming speech models: 1-4
+// positions per sample): one GEMM over all samples instead of one tiny GEMM per sample.
+// col is (CK x N*P): sample n's window matrix in columns [n*P, (n+1)*P); the product
+// (M x N*P) is then scattered to y[n, m, :].
+template <typename T>
+void convSmallBatched(const T* x, const T* w, const T* bias, T* y, int64_t N, int64_t C, int64_t M, const WindowGeometry& g) {
+  const int64_t K = g.kernelSize(), CK = C * K, in_size = g.inSize(), P = g.outSize(), NP = N * P;
+  const int64_t rows = P / g.out.back();
+  std::vector<T> sample(static_cast<size_t>(CK * P));
+  std::vector<T> col(static_cast<size_t>(CK * NP));
+  std::vector<T> prod(static_cast<size_t>(M * NP));
+  for (int64_t n = 0; n < N; ++n) {
+    conv::im2col(x + n * C * in_size, C, g, 0, rows, sample.data(), false);
+    for (int64_t k = 0; k < CK; ++k) std::copy_n(sample.data() + k * P, P, col.data() + k * NP + n * P);
+  }
+  gemmBias(w, col.data(), bias, prod.data(), M, CK, NP, NP);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m) std::copy_n(prod.data() + m * NP + n * P, P, y + (n * M + m) * P);
+}
+
 template <typename T>
 void convForward(const T* x, const T* w, const T* bias, T* y, int64_t N, int64_t C, int64_t M, int64_t G,
                  const WindowGeometry& g) {
@@ -141,6 +178,24 @@ void convForward(const T* x, const T* w, const T* bias, T* y, int64_t N, int64_t
   const size_t r = g.rank();
   if (G == C && M == C && r == 2) {
     depthwise2d(x, w, bias, y, N * C, C, g);
+    return;
+  }
+  if (G == C && M == C && r == 1) {
+    // 1-D depthwise (the conv stacks of speech models): the 2-D kernel over 1-row planes, instead
+    // of C one-row GEMMs whose setup costs far more than their few multiply-adds.
+    WindowGeometry g2;
+    g2.in = {1, g.in[0]};
+    g2.kernel = {1, g.kernel[0]};
+    g2.strides = {1, g.strides[0]};
+    g2.dilations = {1, g.dilations[0]};
+    g2.pad_begin = {0, g.pad_begin[0]};
+    g2.pad_end = {0, g.pad_end[0]};
+    g2.out = {1, g.out[0]};
+    depthwise2d(x, w, bias, y, N * C, C, g2);
+    return;
+  }
+  if (G == 1 && N > 1 && P <= kSmallOutput && CgK * N * P <= kColBudget) {
+    convSmallBatched(x, w, bias, y, N, C, M, g);
     return;
   }
   bool pointwise = true;

@@ -35,50 +35,50 @@ void im2col(const T* x, int64_t channels, const WindowGeometry& g, int64_t row0,
   const int64_t cols = (row1 - row0) * wout;
   const int64_t in_size = g.inSize();
   const int64_t total_rows = channels * K;
-#pragma omp parallel for if (parallel && total_rows * cols > kMinParallelWork) schedule(static)
-  for (int64_t cr = 0; cr < total_rows; ++cr) {
-    const int64_t c = cr / K;
-    int64_t kidx = cr % K;
-    int64_t kpos[8];
-    for (size_t d = r; d-- > 0;) {
-      kpos[d] = kidx % g.kernel[d];
-      kidx /= g.kernel[d];
-    }
-    const int64_t woff = kpos[r - 1] * g.dilations[r - 1] - g.pad_begin[r - 1];
-    const int64_t ws = g.strides[r - 1];
-    int64_t lo, hi;
-    validRange(woff, ws, win, wout, &lo, &hi);
-    T* dst = col + cr * cols;
-    const T* xc = x + c * in_size;
-    for (int64_t row = row0; row < row1; ++row, dst += wout) {
-      // Input offset of this row's window start on the outer axes.
-      int64_t rem = row, offset = 0, stride = win;
-      bool inside = true;
-      for (size_t d = r - 1; d-- > 0;) {
-        const int64_t o = rem % g.out[d];
-        rem /= g.out[d];
-        const int64_t i = o * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
-        if (i < 0 || i >= g.in[d]) {
-          inside = false;
-          break;
+  NNC_PARALLEL_FOR_IF(parallel && total_rows * cols > kMinParallelWork,
+    for (int64_t cr = 0; cr < total_rows; ++cr) {
+      const int64_t c = cr / K;
+      int64_t kidx = cr % K;
+      int64_t kpos[8];
+      for (size_t d = r; d-- > 0;) {
+        kpos[d] = kidx % g.kernel[d];
+        kidx /= g.kernel[d];
+      }
+      const int64_t woff = kpos[r - 1] * g.dilations[r - 1] - g.pad_begin[r - 1];
+      const int64_t ws = g.strides[r - 1];
+      int64_t lo, hi;
+      validRange(woff, ws, win, wout, &lo, &hi);
+      T* dst = col + cr * cols;
+      const T* xc = x + c * in_size;
+      for (int64_t row = row0; row < row1; ++row, dst += wout) {
+        // Input offset of this row's window start on the outer axes.
+        int64_t rem = row, offset = 0, stride = win;
+        bool inside = true;
+        for (size_t d = r - 1; d-- > 0;) {
+          const int64_t o = rem % g.out[d];
+          rem /= g.out[d];
+          const int64_t i = o * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
+          if (i < 0 || i >= g.in[d]) {
+            inside = false;
+            break;
+          }
+          offset += i * stride;
+          stride *= g.in[d];
         }
-        offset += i * stride;
-        stride *= g.in[d];
+        if (!inside) {
+          std::fill(dst, dst + wout, T(0));
+          continue;
+        }
+        const T* src = xc + offset + woff;
+        std::fill(dst, dst + lo, T(0));
+        if (ws == 1) {
+          std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(T));
+        } else {
+          for (int64_t o = lo; o < hi; ++o) dst[o] = src[o * ws];
+        }
+        std::fill(dst + hi, dst + wout, T(0));
       }
-      if (!inside) {
-        std::fill(dst, dst + wout, T(0));
-        continue;
-      }
-      const T* src = xc + offset + woff;
-      std::fill(dst, dst + lo, T(0));
-      if (ws == 1) {
-        std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(T));
-      } else {
-        for (int64_t o = lo; o < hi; ++o) dst[o] = src[o * ws];
-      }
-      std::fill(dst + hi, dst + wout, T(0));
-    }
-  }
+    });
 }
 
 }  // namespace nnc::ops::conv

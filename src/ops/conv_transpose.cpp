@@ -22,40 +22,40 @@ void col2im(const T* col, int64_t channels, const WindowGeometry& g, T* y) {
   const int64_t K = g.kernelSize();
   const int64_t P = g.outSize(), wx = g.out[r - 1], wy = g.in[r - 1], y_size = g.inSize();
   const int64_t rows = P / wx;
-#pragma omp parallel for schedule(static) if (channels * K * P > kMinParallelWork)
-  for (int64_t c = 0; c < channels; ++c) {
-    T* yc = y + c * y_size;
-    for (int64_t kidx = 0; kidx < K; ++kidx) {
-      int64_t kpos[8], rem = kidx;
-      for (size_t d = r; d-- > 0;) {
-        kpos[d] = rem % g.kernel[d];
-        rem /= g.kernel[d];
-      }
-      const int64_t off = kpos[r - 1] * g.dilations[r - 1] - g.pad_begin[r - 1];
-      const int64_t s = g.strides[r - 1];
-      int64_t lo, hi;
-      conv::validRange(off, s, wy, wx, &lo, &hi);
-      const T* src = col + (c * K + kidx) * P;
-      for (int64_t row = 0; row < rows; ++row, src += wx) {
-        int64_t rr = row, offset = 0, stride = wy;
-        bool inside = true;
-        for (size_t d = r - 1; d-- > 0;) {
-          const int64_t i = rr % g.out[d];
-          rr /= g.out[d];
-          const int64_t o = i * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
-          if (o < 0 || o >= g.in[d]) {
-            inside = false;
-            break;
-          }
-          offset += o * stride;
-          stride *= g.in[d];
+  NNC_PARALLEL_FOR_IF(channels * K * P > kMinParallelWork,
+    for (int64_t c = 0; c < channels; ++c) {
+      T* yc = y + c * y_size;
+      for (int64_t kidx = 0; kidx < K; ++kidx) {
+        int64_t kpos[8], rem = kidx;
+        for (size_t d = r; d-- > 0;) {
+          kpos[d] = rem % g.kernel[d];
+          rem /= g.kernel[d];
         }
-        if (!inside) continue;
-        T* dst = yc + offset + off;
-        for (int64_t i = lo; i < hi; ++i) dst[i * s] += src[i];
+        const int64_t off = kpos[r - 1] * g.dilations[r - 1] - g.pad_begin[r - 1];
+        const int64_t s = g.strides[r - 1];
+        int64_t lo, hi;
+        conv::validRange(off, s, wy, wx, &lo, &hi);
+        const T* src = col + (c * K + kidx) * P;
+        for (int64_t row = 0; row < rows; ++row, src += wx) {
+          int64_t rr = row, offset = 0, stride = wy;
+          bool inside = true;
+          for (size_t d = r - 1; d-- > 0;) {
+            const int64_t i = rr % g.out[d];
+            rr /= g.out[d];
+            const int64_t o = i * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
+            if (o < 0 || o >= g.in[d]) {
+              inside = false;
+              break;
+            }
+            offset += o * stride;
+            stride *= g.in[d];
+          }
+          if (!inside) continue;
+          T* dst = yc + offset + off;
+          for (int64_t i = lo; i < hi; ++i) dst[i * s] += src[i];
+        }
       }
-    }
-  }
+    });
 }
 
 Status convTranspose(KernelContext& ctx) {
@@ -133,8 +133,8 @@ Status convTranspose(KernelContext& ctx) {
     const T* wd = w->dataAs<T>();
     const T* bd = b ? b->dataAs<T>() : nullptr;
     const int64_t total = N * M * Y;
-#pragma omp parallel for if (total > kMinParallelWork)
-    for (int64_t nm = 0; nm < N * M; ++nm) std::fill(y + nm * Y, y + (nm + 1) * Y, bd ? bd[nm % M] : T(0));
+    NNC_PARALLEL_FOR_IF(total > kMinParallelWork,
+      for (int64_t nm = 0; nm < N * M; ++nm) std::fill(y + nm * Y, y + (nm + 1) * Y, bd ? bd[nm % M] : T(0)););
     RowMat<T> col(Mg * K, P);
     // float: the packed SGEMM on an explicitly transposed weight (small next to the product).
     RowMat<T> wt;

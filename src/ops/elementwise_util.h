@@ -23,11 +23,11 @@ constexpr int64_t kChunk = 4096;
 template <typename T, typename R, typename F>
 void forChunks(const T* in, R* out, int64_t n, F&& fn) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n > kParallelElements)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t begin = c * kChunk;
-    fn(in + begin, out + begin, std::min(kChunk, n - begin));
-  }
+  NNC_PARALLEL_FOR_IF(n > kParallelElements,
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t begin = c * kChunk;
+      fn(in + begin, out + begin, std::min(kChunk, n - begin));
+    });
 }
 
 // A new tensor of `in`'s shape computed chunk-wise: fn(const T* in, R* out, int64_t len).
@@ -107,38 +107,38 @@ void forEachRun(const BroadcastPlan<N>& plan, F&& fn) {
     const int64_t seg = std::min<int64_t>(len, 8192);
     const int64_t segs = (len + seg - 1) / seg;
     const int64_t items = runs * segs;
-#pragma omp parallel for schedule(static) if (total > kParallelElements && items > 1)
-    for (int64_t it = 0; it < items; ++it) {
-      const int64_t r = it / segs, s = (it % segs) * seg;
-      std::array<int64_t, N> off = offsetsOf(r);
-      for (size_t k = 0; k < N; ++k) off[k] += s * inner[k];
-      fn(r * len + s, off, inner, std::min(seg, len - s));
-    }
+    NNC_PARALLEL_FOR_IF(total > kParallelElements && items > 1,
+      for (int64_t it = 0; it < items; ++it) {
+        const int64_t r = it / segs, s = (it % segs) * seg;
+        std::array<int64_t, N> off = offsetsOf(r);
+        for (size_t k = 0; k < N; ++k) off[k] += s * inner[k];
+        fn(r * len + s, off, inner, std::min(seg, len - s));
+      });
     return;
   }
   // Short runs: blocks of runs; an odometer walks the outer axes inside a block.
   const int64_t per_block = std::max<int64_t>(1, 8192 / len);
   const int64_t blocks = (runs + per_block - 1) / per_block;
-#pragma omp parallel for schedule(static) if (total > kParallelElements && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t first = b * per_block, last = std::min(runs, first + per_block);
-    std::array<int64_t, N> off = offsetsOf(first);
-    std::vector<int64_t> index(rank - 1, 0);
-    int64_t rest = first;
-    for (size_t d = rank - 1; d-- > 0;) {
-      index[d] = rest % plan.shape[d];
-      rest /= plan.shape[d];
-    }
-    for (int64_t r = first; r < last; ++r) {
-      fn(r * len, off, inner, len);
+  NNC_PARALLEL_FOR_IF(total > kParallelElements && blocks > 1,
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t first = b * per_block, last = std::min(runs, first + per_block);
+      std::array<int64_t, N> off = offsetsOf(first);
+      std::vector<int64_t> index(rank - 1, 0);
+      int64_t rest = first;
       for (size_t d = rank - 1; d-- > 0;) {
-        for (size_t k = 0; k < N; ++k) off[k] += plan.strides[k][d];
-        if (++index[d] < plan.shape[d]) break;
-        for (size_t k = 0; k < N; ++k) off[k] -= plan.strides[k][d] * plan.shape[d];
-        index[d] = 0;
+        index[d] = rest % plan.shape[d];
+        rest /= plan.shape[d];
       }
-    }
-  }
+      for (int64_t r = first; r < last; ++r) {
+        fn(r * len, off, inner, len);
+        for (size_t d = rank - 1; d-- > 0;) {
+          for (size_t k = 0; k < N; ++k) off[k] += plan.strides[k][d];
+          if (++index[d] < plan.shape[d]) break;
+          for (size_t k = 0; k < N; ++k) off[k] -= plan.strides[k][d] * plan.shape[d];
+          index[d] = 0;
+        }
+      }
+    });
 }
 
 // out = fn(a, b) with numpy broadcasting; a and b may have different element types (Pow, PRelu).

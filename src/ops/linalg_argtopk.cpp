@@ -63,16 +63,16 @@ Status argOp(KernelContext& ctx) {
       if (isNan(c)) return true;
       return kMax ? (last ? c >= b : c > b) : (last ? c <= b : c < b);
     };
-#pragma omp parallel for if (v.outer * v.n * v.inner > kMinParallelWork)
-    for (int64_t o = 0; o < v.outer; ++o) {
-      for (int64_t j = 0; j < v.inner; ++j) {
-        const T* s = p + o * v.n * v.inner + j;
-        int64_t best = 0;
-        for (int64_t i = 1; i < v.n; ++i)
-          if (better(s[i * v.inner], s[best * v.inner])) best = i;
-        y[o * v.inner + j] = best;
-      }
-    }
+    NNC_PARALLEL_FOR_IF(v.outer * v.n * v.inner > kMinParallelWork,
+      for (int64_t o = 0; o < v.outer; ++o) {
+        for (int64_t j = 0; j < v.inner; ++j) {
+          const T* s = p + o * v.n * v.inner + j;
+          int64_t best = 0;
+          for (int64_t i = 1; i < v.n; ++i)
+            if (better(s[i * v.inner], s[best * v.inner])) best = i;
+          y[o * v.inner + j] = best;
+        }
+      });
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
   ctx.setOutput(0, std::move(out));

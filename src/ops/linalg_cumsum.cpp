@@ -26,26 +26,26 @@ Status cumSum(KernelContext& ctx) {
     out = allocate<T>(x->dtype, x->shape, &y);
     const T* p = x->dataAs<T>();
     if (outer * n * inner == 0) return;
-#pragma omp parallel for if (outer > 1 && outer * n * inner > kMinParallelWork)
-    for (int64_t o = 0; o < outer; ++o) {
-      const T* src = p + o * n * inner;
-      T* dst = y + o * n * inner;
-      const T* prev_in = nullptr;  // the input row added last
-      T* prev_out = nullptr;       // the output row written last
-      for (int64_t step = 0; step < n; ++step) {
-        const int64_t i = reverse ? n - 1 - step : step;
-        const T* in = src + i * inner;
-        T* row = dst + i * inner;
-        if (step == 0) {
-          for (int64_t j = 0; j < inner; ++j) row[j] = exclusive ? T(0) : in[j];
-        } else {
-          const T* add = exclusive ? prev_in : in;
-          for (int64_t j = 0; j < inner; ++j) row[j] = static_cast<T>(prev_out[j] + add[j]);
+    NNC_PARALLEL_FOR_IF(outer > 1 && outer * n * inner > kMinParallelWork,
+      for (int64_t o = 0; o < outer; ++o) {
+        const T* src = p + o * n * inner;
+        T* dst = y + o * n * inner;
+        const T* prev_in = nullptr;  // the input row added last
+        T* prev_out = nullptr;       // the output row written last
+        for (int64_t step = 0; step < n; ++step) {
+          const int64_t i = reverse ? n - 1 - step : step;
+          const T* in = src + i * inner;
+          T* row = dst + i * inner;
+          if (step == 0) {
+            for (int64_t j = 0; j < inner; ++j) row[j] = exclusive ? T(0) : in[j];
+          } else {
+            const T* add = exclusive ? prev_in : in;
+            for (int64_t j = 0; j < inner; ++j) row[j] = static_cast<T>(prev_out[j] + add[j]);
+          }
+          prev_in = in;
+          prev_out = row;
         }
-        prev_in = in;
-        prev_out = row;
-      }
-    }
+      });
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
   ctx.setOutput(0, std::move(out));

@@ -101,17 +101,17 @@ T reduceRow(const T* x, int64_t n) {
 template <Kind K, typename T>
 void reduceMiddle(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   using O = Op<K, T>;
-#pragma omp parallel for if (outer > 1 && outer * n * inner > kMinParallelWork)
-  for (int64_t o = 0; o < outer; ++o) {
-    T* acc = y + o * inner;
-    const T* block = x + o * n * inner;
-    for (int64_t j = 0; j < inner; ++j) acc[j] = O::init();
-    for (int64_t r = 0; r < n; ++r) {
-      const T* row = block + r * inner;
-      for (int64_t j = 0; j < inner; ++j) acc[j] = O::combine(acc[j], O::map(row[j]));
-    }
-    for (int64_t j = 0; j < inner; ++j) acc[j] = O::finish(acc[j], n);
-  }
+  NNC_PARALLEL_FOR_IF(outer > 1 && outer * n * inner > kMinParallelWork,
+    for (int64_t o = 0; o < outer; ++o) {
+      T* acc = y + o * inner;
+      const T* block = x + o * n * inner;
+      for (int64_t j = 0; j < inner; ++j) acc[j] = O::init();
+      for (int64_t r = 0; r < n; ++r) {
+        const T* row = block + r * inner;
+        for (int64_t j = 0; j < inner; ++j) acc[j] = O::combine(acc[j], O::map(row[j]));
+      }
+      for (int64_t j = 0; j < inner; ++j) acc[j] = O::finish(acc[j], n);
+    });
 }
 
 template <Kind K, typename T>
@@ -134,8 +134,8 @@ void reduceTyped(const Tensor& x, const std::vector<bool>& reduced, T* y) {
     return;
   }
   auto rows = [&](const T* data, int64_t count, int64_t n) {
-#pragma omp parallel for if (count > 1 && count * n > kMinParallelWork)
-    for (int64_t i = 0; i < count; ++i) y[i] = reduceRow<K, T>(data + i * n, n);
+    NNC_PARALLEL_FOR_IF(count > 1 && count * n > kMinParallelWork,
+      for (int64_t i = 0; i < count; ++i) y[i] = reduceRow<K, T>(data + i * n, n););
   };
   const size_t nr = runs.size();
   if (nr == 0) {

@@ -98,11 +98,11 @@ Status softmaxOp(KernelContext& ctx) {
     const T* p = x->dataAs<T>();
     if (outer * n * inner == 0) return;
     const int64_t stride = n * inner;
-#pragma omp parallel for if (outer > 1 && outer * stride > kMinParallelWork)
-    for (int64_t o = 0; o < outer; ++o) {
-      if (inner == 1) row<T, M>(p + o * stride, y + o * stride, n);
-      else block<T, M>(p + o * stride, y + o * stride, n, inner);
-    }
+    NNC_PARALLEL_FOR_IF(outer > 1 && outer * stride > kMinParallelWork,
+      for (int64_t o = 0; o < outer; ++o) {
+        if (inner == 1) row<T, M>(p + o * stride, y + o * stride, n);
+        else block<T, M>(p + o * stride, y + o * stride, n, inner);
+      });
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
   ctx.setOutput(0, std::move(out));

@@ -20,6 +20,11 @@ namespace {
 constexpr int64_t kMr = 6, kNr = 16, kKc = 256, kNc = 384;
 
 #if defined(__AVX2__) && defined(__FMA__)
+// Grows (never shrinks) a reusable scratch buffer to at least n elements.
+void growBuffer(std::vector<float>& buffer, int64_t n) {
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+}
+
 // Packs rows [m0, m0+6) x cols [k0, k0+kc) of A as kc groups of 6 (zero rows past M).
 void packA(const float* A, int64_t lda, int64_t M, int64_t m0, int64_t k0, int64_t kc, float* dst) {
   const int64_t rows = std::min(kMr, M - m0);
@@ -109,7 +114,13 @@ void sgemmBias(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
   }
   const int64_t m_strips = (M + kMr - 1) / kMr;
   const int64_t n_blocks = (N + kNc - 1) / kNc;
-  std::vector<float> apack(static_cast<size_t>(m_strips * kMr * kKc));
+  // Packing buffers sized to this call and reused per thread: small GEMMs (the convs of batch-1
+  // sequence models, grouped convs) would otherwise spend more time zero-filling a full-size
+  // block buffer than multiplying.
+  static thread_local std::vector<float> apack_buffer;
+  const int64_t kc_max = std::min(kKc, K);
+  growBuffer(apack_buffer, m_strips * kMr * kc_max);
+  float* const apack = apack_buffer.data();
   // One parallel region per K block: worth it from ~8M MACs (each region costs a wake-up and a
   // barrier, tens of microseconds on a loaded machine).
   const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && double(M) * N * K > 8e6;
@@ -119,22 +130,24 @@ void sgemmBias(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
   const int64_t m_chunks = n_blocks >= threads ? 1 : std::min(m_strips, (threads + n_blocks - 1) / n_blocks);
   for (int64_t k0 = 0; k0 < K; k0 += kKc) {
     const int64_t kc = std::min(kKc, K - k0);
-    for (int64_t s = 0; s < m_strips; ++s) packA(A, lda, M, s * kMr, k0, kc, apack.data() + s * kMr * kc);
+    for (int64_t s = 0; s < m_strips; ++s) packA(A, lda, M, s * kMr, k0, kc, apack + s * kMr * kc);
     const bool first = k0 == 0;
 #pragma omp parallel if (parallel)
     {
-      std::vector<float> bpack(static_cast<size_t>(kNc * kKc));
+      static thread_local std::vector<float> bpack_buffer;
+      growBuffer(bpack_buffer, std::min(kNc, (N + kNr - 1) / kNr * kNr) * kc_max);
+      float* const bpack = bpack_buffer.data();
 #pragma omp for schedule(static)
       for (int64_t task = 0; task < n_blocks * m_chunks; ++task) {
         const int64_t nb = task / m_chunks, mc = task % m_chunks;
         const int64_t n0 = nb * kNc, nc = std::min(kNc, N - n0);
         const int64_t panels = (nc + kNr - 1) / kNr;
-        for (int64_t p = 0; p < panels; ++p) packB(B, ldb, N, n0 + p * kNr, k0, kc, bpack.data() + p * kNr * kc);
+        for (int64_t p = 0; p < panels; ++p) packB(B, ldb, N, n0 + p * kNr, k0, kc, bpack + p * kNr * kc);
         for (int64_t s = mc * m_strips / m_chunks; s < (mc + 1) * m_strips / m_chunks; ++s) {
           const int64_t rows = std::min(kMr, M - s * kMr);
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t col = n0 + p * kNr;
-            microKernel(kc, apack.data() + s * kMr * kc, bpack.data() + p * kNr * kc, C + s * kMr * ldc + col, ldc, rows,
+            microKernel(kc, apack + s * kMr * kc, bpack + p * kNr * kc, C + s * kMr * ldc + col, ldc, rows,
                         std::min(kNr, N - col), first, bias ? bias + s * kMr : nullptr);
           }
         }

@@ -63,22 +63,22 @@ Status batchNormalization(KernelContext& ctx) {
     bool ok = dispatchFloat(x->dtype, [&](auto zero) {
       using T = decltype(zero);
       const T* xd = x->dataAs<T>();
-#pragma omp parallel for if (N * C * S > kMinParallelWork)
-      for (int64_t c = 0; c < C; ++c) {
-        double s = 0, ss = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = xd + (n * C + c) * S;
-          for (int64_t i = 0; i < S; ++i) s += p[i];
-        }
-        const double cnt = static_cast<double>(N * S);
-        const double m = cnt > 0 ? s / cnt : 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = xd + (n * C + c) * S;
-          for (int64_t i = 0; i < S; ++i) ss += (p[i] - m) * (p[i] - m);
-        }
-        batch_mean[c] = m;
-        batch_var[c] = cnt > 0 ? ss / cnt : 0;
-      }
+      NNC_PARALLEL_FOR_IF(N * C * S > kMinParallelWork,
+        for (int64_t c = 0; c < C; ++c) {
+          double s = 0, ss = 0;
+          for (int64_t n = 0; n < N; ++n) {
+            const T* p = xd + (n * C + c) * S;
+            for (int64_t i = 0; i < S; ++i) s += p[i];
+          }
+          const double cnt = static_cast<double>(N * S);
+          const double m = cnt > 0 ? s / cnt : 0;
+          for (int64_t n = 0; n < N; ++n) {
+            const T* p = xd + (n * C + c) * S;
+            for (int64_t i = 0; i < S; ++i) ss += (p[i] - m) * (p[i] - m);
+          }
+          batch_mean[c] = m;
+          batch_var[c] = cnt > 0 ? ss / cnt : 0;
+        });
     });
     if (!ok) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
     for (int64_t c = 0; c < C; ++c) {
@@ -100,18 +100,18 @@ Status batchNormalization(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S > kMinParallelWork)
-    for (int64_t p = 0; p < N * C; ++p) {
-      const int64_t c = p % C;
-      const T* xp = xd + p * S;
-      T* yp = y + p * S;
-      if (F == C) {
-        const T ac = static_cast<T>(a[c]), bc = static_cast<T>(b[c]);
-        for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
-      } else {
-        for (int64_t i = 0; i < S; ++i) yp[i] = static_cast<T>(xp[i] * a[c * S + i] + b[c * S + i]);
-      }
-    }
+    NNC_PARALLEL_FOR_IF(N * C * S > kMinParallelWork,
+      for (int64_t p = 0; p < N * C; ++p) {
+        const int64_t c = p % C;
+        const T* xp = xd + p * S;
+        T* yp = y + p * S;
+        if (F == C) {
+          const T ac = static_cast<T>(a[c]), bc = static_cast<T>(b[c]);
+          for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
+        } else {
+          for (int64_t i = 0; i < S; ++i) yp[i] = static_cast<T>(xp[i] * a[c * S + i] + b[c * S + i]);
+        }
+      });
     ctx.setOutput(0, std::move(out));
     if (training) {
       for (size_t o = 1; o < 3 && o < ctx.outputCount(); ++o) {
@@ -139,17 +139,17 @@ Status instanceNormalization(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S > kMinParallelWork)
-    for (int64_t p = 0; p < N * C; ++p) {
-      const int64_t c = p % C;
-      double m, v;
-      meanVar(xd + p * S, S, &m, &v);
-      const double a = scale[c] / std::sqrt(v + eps);
-      const T ac = static_cast<T>(a), bc = static_cast<T>(bias[c] - m * a);
-      const T* xp = xd + p * S;
-      T* yp = y + p * S;
-      for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
-    }
+    NNC_PARALLEL_FOR_IF(N * C * S > kMinParallelWork,
+      for (int64_t p = 0; p < N * C; ++p) {
+        const int64_t c = p % C;
+        double m, v;
+        meanVar(xd + p * S, S, &m, &v);
+        const double a = scale[c] / std::sqrt(v + eps);
+        const T ac = static_cast<T>(a), bc = static_cast<T>(bias[c] - m * a);
+        const T* xp = xd + p * S;
+        T* yp = y + p * S;
+        for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
+      });
     ctx.setOutput(0, std::move(out));
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
@@ -199,22 +199,22 @@ Status layerNormalization(KernelContext& ctx) {
     if (ctx.outputCount() > 2 && ctx.outputWanted(2)) ctx.setOutput(2, allocate<T>(x->dtype, stat_shape, &inv_out));
     const T* xd = x->dataAs<T>();
     std::vector<T> sc(scale.begin(), scale.end()), bi(bias.begin(), bias.end());
-#pragma omp parallel for schedule(static) if (rows * cols > kMinParallelWork)
-    for (int64_t r = 0; r < rows; ++r) {
-      double m, v;
-      meanVar(xd + r * cols, cols, &m, &v);
-      const double inv = 1.0 / std::sqrt(v + eps);
-      const T mt = static_cast<T>(m), it = static_cast<T>(inv);
-      const T* xp = xd + r * cols;
-      T* yp = y + r * cols;
-      if (bi.empty()) {
-        for (int64_t i = 0; i < cols; ++i) yp[i] = (xp[i] - mt) * it * sc[i];
-      } else {
-        for (int64_t i = 0; i < cols; ++i) yp[i] = (xp[i] - mt) * it * sc[i] + bi[i];
-      }
-      if (mean_out) mean_out[r] = mt;
-      if (inv_out) inv_out[r] = it;
-    }
+    NNC_PARALLEL_FOR_IF(rows * cols > kMinParallelWork,
+      for (int64_t r = 0; r < rows; ++r) {
+        double m, v;
+        meanVar(xd + r * cols, cols, &m, &v);
+        const double inv = 1.0 / std::sqrt(v + eps);
+        const T mt = static_cast<T>(m), it = static_cast<T>(inv);
+        const T* xp = xd + r * cols;
+        T* yp = y + r * cols;
+        if (bi.empty()) {
+          for (int64_t i = 0; i < cols; ++i) yp[i] = (xp[i] - mt) * it * sc[i];
+        } else {
+          for (int64_t i = 0; i < cols; ++i) yp[i] = (xp[i] - mt) * it * sc[i] + bi[i];
+        }
+        if (mean_out) mean_out[r] = mt;
+        if (inv_out) inv_out[r] = it;
+      });
     ctx.setOutput(0, std::move(out));
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
@@ -238,21 +238,21 @@ Status groupNormalization(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S > kMinParallelWork)
-    for (int64_t ng = 0; ng < N * G; ++ng) {
-      const int64_t grp = ng % G;
-      double m, v;
-      meanVar(xd + ng * group_size, group_size, &m, &v);
-      const double inv = 1.0 / std::sqrt(v + eps);
-      for (int64_t cc = 0; cc < Cg; ++cc) {
-        const int64_t k = per_channel ? grp * Cg + cc : grp;
-        const double a = scale[k] * inv;
-        const T ac = static_cast<T>(a), bc = static_cast<T>(bias[k] - m * a);
-        const T* xp = xd + ng * group_size + cc * S;
-        T* yp = y + ng * group_size + cc * S;
-        for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
-      }
-    }
+    NNC_PARALLEL_FOR_IF(N * C * S > kMinParallelWork,
+      for (int64_t ng = 0; ng < N * G; ++ng) {
+        const int64_t grp = ng % G;
+        double m, v;
+        meanVar(xd + ng * group_size, group_size, &m, &v);
+        const double inv = 1.0 / std::sqrt(v + eps);
+        for (int64_t cc = 0; cc < Cg; ++cc) {
+          const int64_t k = per_channel ? grp * Cg + cc : grp;
+          const double a = scale[k] * inv;
+          const T ac = static_cast<T>(a), bc = static_cast<T>(bias[k] - m * a);
+          const T* xp = xd + ng * group_size + cc * S;
+          T* yp = y + ng * group_size + cc * S;
+          for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
+        }
+      });
     ctx.setOutput(0, std::move(out));
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");
@@ -272,21 +272,21 @@ Status lrn(KernelContext& ctx) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, x->shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (N * C * S * size > kMinParallelWork)
-    for (int64_t p = 0; p < N * C; ++p) {
-      const int64_t n = p / C, c = p % C;
-      const int64_t c0 = std::max<int64_t>(0, c - before), c1 = std::min<int64_t>(C - 1, c + after);
-      const T* xp = xd + p * S;
-      T* yp = y + p * S;
-      for (int64_t i = 0; i < S; ++i) {
-        double sq = 0;
-        for (int64_t k = c0; k <= c1; ++k) {
-          const double v = xd[(n * C + k) * S + i];
-          sq += v * v;
+    NNC_PARALLEL_FOR_IF(N * C * S * size > kMinParallelWork,
+      for (int64_t p = 0; p < N * C; ++p) {
+        const int64_t n = p / C, c = p % C;
+        const int64_t c0 = std::max<int64_t>(0, c - before), c1 = std::min<int64_t>(C - 1, c + after);
+        const T* xp = xd + p * S;
+        T* yp = y + p * S;
+        for (int64_t i = 0; i < S; ++i) {
+          double sq = 0;
+          for (int64_t k = c0; k <= c1; ++k) {
+            const double v = xd[(n * C + k) * S + i];
+            sq += v * v;
+          }
+          yp[i] = static_cast<T>(xp[i] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
         }
-        yp[i] = static_cast<T>(xp[i] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
-      }
-    }
+      });
     ctx.setOutput(0, std::move(out));
   });
   if (!handled) return ctx.unsupportedHere("type " + dtypeName(x->dtype) + " is not supported");

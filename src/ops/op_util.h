@@ -126,16 +126,16 @@ Expected<Tensor> binaryBroadcast(const Tensor& a, const Tensor& b, DType out_typ
   const int64_t n = product(*shape);
   const int64_t na = a.elementCount(), nb = b.elementCount();
   if (na == n && nb == n) {
-#pragma omp parallel for if (n > kMinParallelWork)
-    for (int64_t i = 0; i < n; ++i) out[i] = fn(pa[i], pb[i]);
+    NNC_PARALLEL_FOR_IF(n > kMinParallelWork,
+      for (int64_t i = 0; i < n; ++i) out[i] = fn(pa[i], pb[i]););
   } else if (nb == 1 && na == n) {
     const T v = pb[0];
-#pragma omp parallel for if (n > kMinParallelWork)
-    for (int64_t i = 0; i < n; ++i) out[i] = fn(pa[i], v);
+    NNC_PARALLEL_FOR_IF(n > kMinParallelWork,
+      for (int64_t i = 0; i < n; ++i) out[i] = fn(pa[i], v););
   } else if (na == 1 && nb == n) {
     const T v = pa[0];
-#pragma omp parallel for if (n > kMinParallelWork)
-    for (int64_t i = 0; i < n; ++i) out[i] = fn(v, pb[i]);
+    NNC_PARALLEL_FOR_IF(n > kMinParallelWork,
+      for (int64_t i = 0; i < n; ++i) out[i] = fn(v, pb[i]););
   } else {
     std::array<std::vector<int64_t>, 2> strides{broadcastStrides(a.shape, *shape), broadcastStrides(b.shape, *shape)};
     forEachBroadcast<2>(*shape, strides, [&](int64_t i, const std::array<int64_t, 2>& off) { out[i] = fn(pa[off[0]], pb[off[1]]); });
@@ -150,8 +150,8 @@ Tensor unaryMap(const Tensor& in, DType out_type, F&& fn) {
   Tensor result = allocate<R>(out_type, in.shape, &out);
   const T* p = in.dataAs<T>();
   const int64_t n = in.elementCount();
-#pragma omp parallel for if (n > kMinParallelWork)
-  for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]);
+  NNC_PARALLEL_FOR_IF(n > kMinParallelWork,
+    for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]););
   return result;
 }
 

@@ -48,84 +48,146 @@ struct PoolParams {
   int storage_order = 0;
 };
 
+// MaxPool without indices, a whole output row at a time: for the outputs whose window is
+// complete along the width (all but a few at the edges), each tap updates the row in one loop over
+// the outputs, which the compiler vectorizes; the edge outputs take the per-output loop. Taps are
+// visited in the per-output order and compared the same way (v > best), so the result (NaNs
+// included) is the per-output loop's.
+template <typename T>
+void maxPoolRows(const T* x, T* y, int64_t planes, const WindowGeometry& g3, const AxisTable (&ax)[3]) {
+  const int64_t H = g3.in[1], W = g3.in[2], OD = g3.out[0], OH = g3.out[1], OW = g3.out[2];
+  const int64_t KW = g3.kernel[2], sw = g3.strides[2];
+  const int64_t dd = ax[0].dilation, dh = ax[1].dilation, dw = ax[2].dilation;
+  const int64_t in_size = g3.inSize(), out_size = g3.outSize();
+  int64_t lo = 0, hi = OW;  // complete windows: [lo, hi)
+  while (lo < OW && ax[2].count[lo] != KW) ++lo;
+  hi = lo;
+  while (hi < OW && ax[2].count[hi] == KW) ++hi;
+  NNC_PARALLEL_FOR_IF(planes * out_size * g3.kernelSize() > kMinParallelWork,
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* xp = x + p * in_size;
+      for (int64_t od = 0; od < OD; ++od) {
+        const int64_t d0 = ax[0].first[od], dn = ax[0].count[od];
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t h0 = ax[1].first[oh], hn = ax[1].count[oh];
+          T* __restrict yr = y + p * out_size + (od * OH + oh) * OW;
+          auto one = [&](int64_t ow) {  // per-output loop (edges)
+            const int64_t w0 = ax[2].first[ow], wn = ax[2].count[ow];
+            T best = std::numeric_limits<T>::lowest();
+            bool first = true;
+            for (int64_t a = 0; a < dn; ++a)
+              for (int64_t b = 0; b < hn; ++b) {
+                const T* row = xp + ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
+                for (int64_t c = 0; c < wn; ++c) {
+                  const T v = row[c * dw];
+                  if (v > best || first) best = v;
+                  first = false;
+                }
+              }
+            yr[ow] = best;
+          };
+          for (int64_t ow = 0; ow < lo; ++ow) one(ow);
+          for (int64_t ow = hi; ow < OW; ++ow) one(ow);
+          if (lo >= hi) continue;
+          if (dn * hn == 0) {
+            for (int64_t ow = lo; ow < hi; ++ow) one(ow);
+            continue;
+          }
+          const int64_t base = ax[2].first[lo] - lo * sw;  // input column of output ow's first tap: base + ow * sw
+          bool first = true;
+          for (int64_t a = 0; a < dn; ++a)
+            for (int64_t b = 0; b < hn; ++b) {
+              const T* __restrict row = xp + ((d0 + a * dd) * H + h0 + b * dh) * W;
+              for (int64_t c = 0; c < KW; ++c) {
+                const int64_t off = base + c * dw;  // >= 0 for every ow in [lo, hi)
+                if (first) {
+                  for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = row[off + ow * sw];
+                  first = false;
+                } else {
+                  for (int64_t ow = lo; ow < hi; ++ow) {
+                    const T v = row[off + ow * sw];
+                    yr[ow] = v > yr[ow] ? v : yr[ow];
+                  }
+                }
+              }
+            }
+        }
+      }
+    });
+}
+
 // Pools every plane of x (planes x D x H x W after padding the geometry to 3 spatial dims).
 template <typename T>
 void poolPlanes(const T* x, T* y, int64_t* indices, int64_t planes, const WindowGeometry& g3, const PoolParams& prm) {
   AxisTable ax[3];
   for (int d = 0; d < 3; ++d)
     ax[d] = axisTable(g3.in[d], g3.out[d], g3.kernel[d], g3.strides[d], g3.dilations[d], g3.pad_begin[d], g3.pad_end[d]);
+  if (prm.kind == PoolKind::kMax && indices == nullptr) {
+    maxPoolRows(x, y, planes, g3, ax);
+    return;
+  }
   const int64_t D = g3.in[0], H = g3.in[1], W = g3.in[2];
   const int64_t OD = g3.out[0], OH = g3.out[1], OW = g3.out[2];
   const int64_t in_size = D * H * W, out_size = OD * OH * OW;
   const int64_t dd = ax[0].dilation, dh = ax[1].dilation, dw = ax[2].dilation;
   using Acc = std::conditional_t<std::is_floating_point_v<T>, T, double>;
-#pragma omp parallel for schedule(static) if (planes * out_size * g3.kernelSize() > kMinParallelWork)
-  for (int64_t p = 0; p < planes; ++p) {
-    const T* xp = x + p * in_size;
-    T* yp = y + p * out_size;
-    for (int64_t od = 0; od < OD; ++od) {
-      const int64_t d0 = ax[0].first[od], dn = ax[0].count[od];
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const int64_t h0 = ax[1].first[oh], hn = ax[1].count[oh];
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          const int64_t w0 = ax[2].first[ow], wn = ax[2].count[ow];
-          const int64_t o = (od * OH + oh) * OW + ow;
-          if (prm.kind == PoolKind::kMax && indices == nullptr && dn == 1 && hn == 2 && wn == 2 && dw == 1) {
-            // The 2x2 window of most CNNs: the same max (first tap first, so a NaN there wins as
-            // below) without index bookkeeping.
-            const T* r0 = xp + (d0 * H + h0) * W + w0;
-            const T* r1 = r0 + dh * W;
-            T best = r0[0];
-            if (r0[1] > best) best = r0[1];
-            if (r1[0] > best) best = r1[0];
-            if (r1[1] > best) best = r1[1];
-            yp[o] = best;
-          } else if (prm.kind == PoolKind::kMax) {
-            T best = std::numeric_limits<T>::lowest();
-            int64_t best_i = -1;
-            for (int64_t a = 0; a < dn; ++a)
-              for (int64_t b = 0; b < hn; ++b) {
-                const int64_t row = ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
-                for (int64_t c = 0; c < wn; ++c) {
-                  const T v = xp[row + c * dw];
-                  if (v > best || best_i < 0) {
-                    best = v;
-                    best_i = row + c * dw;
+  NNC_PARALLEL_FOR_IF(planes * out_size * g3.kernelSize() > kMinParallelWork,
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* xp = x + p * in_size;
+      T* yp = y + p * out_size;
+      for (int64_t od = 0; od < OD; ++od) {
+        const int64_t d0 = ax[0].first[od], dn = ax[0].count[od];
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t h0 = ax[1].first[oh], hn = ax[1].count[oh];
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t w0 = ax[2].first[ow], wn = ax[2].count[ow];
+            const int64_t o = (od * OH + oh) * OW + ow;
+            if (prm.kind == PoolKind::kMax) {
+              T best = std::numeric_limits<T>::lowest();
+              int64_t best_i = -1;
+              for (int64_t a = 0; a < dn; ++a)
+                for (int64_t b = 0; b < hn; ++b) {
+                  const int64_t row = ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
+                  for (int64_t c = 0; c < wn; ++c) {
+                    const T v = xp[row + c * dw];
+                    if (v > best || best_i < 0) {
+                      best = v;
+                      best_i = row + c * dw;
+                    }
                   }
                 }
+              yp[o] = best;
+              if (indices) {
+                int64_t idx = best_i;
+                if (prm.storage_order == 1 && best_i >= 0) {  // column-major position within the plane
+                  const int64_t iw = best_i % W, ih = (best_i / W) % H, id = best_i / (W * H);
+                  idx = (iw * H + ih) * D + id;
+                }
+                indices[p * out_size + o] = p * in_size + idx;
               }
-            yp[o] = best;
-            if (indices) {
-              int64_t idx = best_i;
-              if (prm.storage_order == 1 && best_i >= 0) {  // column-major position within the plane
-                const int64_t iw = best_i % W, ih = (best_i / W) % H, id = best_i / (W * H);
-                idx = (iw * H + ih) * D + id;
-              }
-              indices[p * out_size + o] = p * in_size + idx;
+            } else if (prm.kind == PoolKind::kAverage) {
+              Acc sum = 0;
+              for (int64_t a = 0; a < dn; ++a)
+                for (int64_t b = 0; b < hn; ++b) {
+                  const T* row = xp + ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
+                  for (int64_t c = 0; c < wn; ++c) sum += row[c * dw];
+                }
+              const int64_t n = prm.count_include_pad ? ax[0].padded_count[od] * ax[1].padded_count[oh] * ax[2].padded_count[ow]
+                                                      : dn * hn * wn;
+              yp[o] = n > 0 ? static_cast<T>(sum / static_cast<Acc>(n)) : T(0);
+            } else {
+              Acc sum = 0;
+              for (int64_t a = 0; a < dn; ++a)
+                for (int64_t b = 0; b < hn; ++b) {
+                  const T* row = xp + ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
+                  for (int64_t c = 0; c < wn; ++c) sum += static_cast<Acc>(std::pow(std::abs(static_cast<double>(row[c * dw])), prm.p));
+                }
+              yp[o] = static_cast<T>(std::pow(static_cast<double>(sum), 1.0 / prm.p));
             }
-          } else if (prm.kind == PoolKind::kAverage) {
-            Acc sum = 0;
-            for (int64_t a = 0; a < dn; ++a)
-              for (int64_t b = 0; b < hn; ++b) {
-                const T* row = xp + ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
-                for (int64_t c = 0; c < wn; ++c) sum += row[c * dw];
-              }
-            const int64_t n = prm.count_include_pad ? ax[0].padded_count[od] * ax[1].padded_count[oh] * ax[2].padded_count[ow]
-                                                    : dn * hn * wn;
-            yp[o] = n > 0 ? static_cast<T>(sum / static_cast<Acc>(n)) : T(0);
-          } else {
-            Acc sum = 0;
-            for (int64_t a = 0; a < dn; ++a)
-              for (int64_t b = 0; b < hn; ++b) {
-                const T* row = xp + ((d0 + a * dd) * H + h0 + b * dh) * W + w0;
-                for (int64_t c = 0; c < wn; ++c) sum += static_cast<Acc>(std::pow(std::abs(static_cast<double>(row[c * dw])), prm.p));
-              }
-            yp[o] = static_cast<T>(std::pow(static_cast<double>(sum), 1.0 / prm.p));
           }
         }
       }
-    }
-  }
+    });
 }
 
 // Pads a geometry of 1-3 spatial dims to exactly 3 (leading unit dims).
@@ -219,23 +281,23 @@ Status globalPool(KernelContext& ctx, PoolKind kind) {
     T* y = nullptr;
     Tensor out = allocate<T>(x->dtype, out_shape, &y);
     const T* xd = x->dataAs<T>();
-#pragma omp parallel for schedule(static) if (planes * size > kMinParallelWork)
-    for (int64_t pl = 0; pl < planes; ++pl) {
-      const T* xp = xd + pl * size;
-      if (kind == PoolKind::kMax) {
-        T best = xp[0];
-        for (int64_t i = 1; i < size; ++i) best = xp[i] > best ? xp[i] : best;
-        y[pl] = best;
-      } else if (kind == PoolKind::kAverage) {
-        T sum = 0;
-        for (int64_t i = 0; i < size; ++i) sum += xp[i];
-        y[pl] = sum / static_cast<T>(size);
-      } else {
-        double sum = 0;
-        for (int64_t i = 0; i < size; ++i) sum += std::pow(std::abs(static_cast<double>(xp[i])), p);
-        y[pl] = static_cast<T>(std::pow(sum, 1.0 / p));
-      }
-    }
+    NNC_PARALLEL_FOR_IF(planes * size > kMinParallelWork,
+      for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = xd + pl * size;
+        if (kind == PoolKind::kMax) {
+          T best = xp[0];
+          for (int64_t i = 1; i < size; ++i) best = xp[i] > best ? xp[i] : best;
+          y[pl] = best;
+        } else if (kind == PoolKind::kAverage) {
+          T sum = 0;
+          for (int64_t i = 0; i < size; ++i) sum += xp[i];
+          y[pl] = sum / static_cast<T>(size);
+        } else {
+          double sum = 0;
+          for (int64_t i = 0; i < size; ++i) sum += std::pow(std::abs(static_cast<double>(xp[i])), p);
+          y[pl] = static_cast<T>(std::pow(sum, 1.0 / p));
+        }
+      });
     ctx.setOutput(0, std::move(out));
   };
   const bool handled = kind == PoolKind::kMax ? dispatchNumeric(x->dtype, run) : dispatchFloat(x->dtype, run);

@@ -135,39 +135,39 @@ template <typename T>
 void resizePass(const T* src, T* dst, int64_t outer, int64_t in, int64_t out, int64_t inner, const AxisMap& m, T extrapolation) {
   const int64_t taps = m.taps;
   const int64_t rows = outer * out;
-#pragma omp parallel for schedule(static) if (rows * inner * taps > kMinParallelWork)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t o = r / out, j = r % out;
-    T* d = dst + r * inner;
-    const T* s = src + o * in * inner;
-    if (m.oob[static_cast<size_t>(j)]) {
-      std::fill(d, d + inner, extrapolation);
-      continue;
-    }
-    const int64_t* idx = &m.idx[static_cast<size_t>(j * taps)];
-    const double* w = &m.w[static_cast<size_t>(j * taps)];
-    if (taps == 1) {
-      std::copy(s + idx[0] * inner, s + (idx[0] + 1) * inner, d);
-      continue;
-    }
-    if constexpr (std::is_floating_point_v<T>) {
-      if (inner == 1) {
-        T acc = 0;
-        for (int64_t t = 0; t < taps; ++t) acc += static_cast<T>(w[t]) * s[idx[t]];
-        d[0] = acc;
+  NNC_PARALLEL_FOR_IF(rows * inner * taps > kMinParallelWork,
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t o = r / out, j = r % out;
+      T* d = dst + r * inner;
+      const T* s = src + o * in * inner;
+      if (m.oob[static_cast<size_t>(j)]) {
+        std::fill(d, d + inner, extrapolation);
         continue;
       }
-      const T w0 = static_cast<T>(w[0]);
-      const T* s0 = s + idx[0] * inner;
-      for (int64_t i = 0; i < inner; ++i) d[i] = w0 * s0[i];
-      for (int64_t t = 1; t < taps; ++t) {
-        const T wt = static_cast<T>(w[t]);
-        if (wt == T(0)) continue;
-        const T* st = s + idx[t] * inner;
-        for (int64_t i = 0; i < inner; ++i) d[i] += wt * st[i];
+      const int64_t* idx = &m.idx[static_cast<size_t>(j * taps)];
+      const double* w = &m.w[static_cast<size_t>(j * taps)];
+      if (taps == 1) {
+        std::copy(s + idx[0] * inner, s + (idx[0] + 1) * inner, d);
+        continue;
       }
-    }
-  }
+      if constexpr (std::is_floating_point_v<T>) {
+        if (inner == 1) {
+          T acc = 0;
+          for (int64_t t = 0; t < taps; ++t) acc += static_cast<T>(w[t]) * s[idx[t]];
+          d[0] = acc;
+          continue;
+        }
+        const T w0 = static_cast<T>(w[0]);
+        const T* s0 = s + idx[0] * inner;
+        for (int64_t i = 0; i < inner; ++i) d[i] = w0 * s0[i];
+        for (int64_t t = 1; t < taps; ++t) {
+          const T wt = static_cast<T>(w[t]);
+          if (wt == T(0)) continue;
+          const T* st = s + idx[t] * inner;
+          for (int64_t i = 0; i < inner; ++i) d[i] += wt * st[i];
+        }
+      }
+    });
 }
 
 // Applies every non-identity axis map in turn (T is the compute type).

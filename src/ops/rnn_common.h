@@ -22,6 +22,21 @@ using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
 template <typename T>
 using MatrixMap = Eigen::Map<RowMatrix<T>>;
 
+// x[i] = 1 / (1 + exp(-x[i])), vectorized. Exact to a few ulp (not Eigen's approximate logistic,
+// which saturates to 1 early: the backend's test_gru_seq_length checks 1 - z ~ 1e-7). With
+// e = exp(-|x|) no exp overflows: x >= 0 gives 1 / (1 + e), x < 0 gives e / (1 + e). Blocks of
+// 64 on the stack: no allocation per call (the kernels call this once per gate and step).
+template <typename T>
+void sigmoid(T* x, int64_t n) {
+  using Block = Eigen::Array<T, Eigen::Dynamic, 1, 0, 64, 1>;
+  for (int64_t i0 = 0; i0 < n; i0 += 64) {
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> v(x + i0, std::min<int64_t>(64, n - i0));
+    const Block e = (-v.abs()).exp();
+    const Block r = (T(1) + e).inverse();
+    v = (v >= T(0)).select(r, e * r);
+  }
+}
+
 // One activation function of the spec's list, with its alpha/beta.
 struct Activation {
   enum Kind { kRelu, kTanh, kSigmoid, kAffine, kLeakyRelu, kThresholdedRelu, kScaledTanh, kHardSigmoid, kElu, kSoftsign, kSoftplus };
@@ -38,17 +53,7 @@ struct Activation {
       case kTanh:  // Eigen's vectorized tanh
         Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(x, n) = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(x, n).tanh(); break;
       case kSigmoid:
-        // Exact (not Eigen's approximate logistic, which saturates to 1 early: the backend's
-        // test_gru_seq_length checks 1 - z ~ 1e-7). Split by sign so exp never overflows.
-        for (int64_t i = 0; i < n; ++i) {
-          const T v = x[i];
-          if (v >= 0) {
-            x[i] = T(1) / (T(1) + std::exp(-v));
-          } else {
-            const T e = std::exp(v);
-            x[i] = e / (T(1) + e);
-          }
-        }
+        sigmoid(x, n);
         break;
       case kAffine: for (int64_t i = 0; i < n; ++i) x[i] = a * x[i] + b; break;
       case kLeakyRelu: for (int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0 ? x[i] : a * x[i]; break;
@@ -97,6 +102,23 @@ struct Config {
   int64_t timeAt(int64_t s, int64_t d, int64_t b) const { return reverse(d) ? lengths[b] - 1 - s : s; }
 };
 
+// Keeps Eigen's products on the calling thread while alive (when `active`): nthreads-var is
+// per thread, so this touches no other thread's setting.
+class SerialEigenScope {
+ public:
+  explicit SerialEigenScope(bool active) : saved_(active ? omp_get_max_threads() : 0) {
+    if (active) omp_set_num_threads(1);
+  }
+  ~SerialEigenScope() {
+    if (saved_ > 0) omp_set_num_threads(saved_);
+  }
+  SerialEigenScope(const SerialEigenScope&) = delete;
+  SerialEigenScope& operator=(const SerialEigenScope&) = delete;
+
+ private:
+  int saved_;
+};
+
 // Reads and checks X, W, R, sequence_lens, initial state shapes and the attributes.
 // `gates`: 4 (LSTM), 3 (GRU), 1 (RNN); `default_acts`: the spec's activations of one direction.
 Expected<Config> readConfig(const KernelContext& ctx, int64_t gates, const std::vector<std::string>& default_acts);
@@ -114,9 +136,9 @@ void projectInput(const Config& c, const Tensor& x, const Tensor& w, int64_t d, 
   MatrixMap<T> out_m(out, rows, cols);
   out_m.noalias() = X * W.transpose();
   if (bias != nullptr) {
-#pragma omp parallel for if (rows * cols > kMinParallelWork)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < cols; ++j) out[r * cols + j] += bias[j];
+    NNC_PARALLEL_FOR_IF(rows * cols > kMinParallelWork,
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < cols; ++j) out[r * cols + j] += bias[j];);
   }
 }
 

@@ -38,6 +38,7 @@ Status gruTyped(KernelContext& ctx, const Config& c) {
       rbh = b + G + 2 * H;
     }
     projectInput<T>(c, x, w, d, 3, bias ? bsum.data() : nullptr, xw.data());
+    const SerialEigenScope serial_steps(double(c.batch) * double(3 * c.hidden) * double(c.hidden) < double(1 << 20));  // see rnn_lstm.cpp
     const T* rd = r.dataAs<T>() + d * G * H;
     ConstMatrixMap<T> R(rd, G, H);
     ConstMatrixMap<T> R_zr(rd, 2 * H, H);
@@ -67,41 +68,41 @@ Status gruTyped(KernelContext& ctx, const Config& c) {
     for (int64_t s = 0; s < c.max_len; ++s) {
       if (linear_before_reset) {
         gates.noalias() = h * R.transpose();
-#pragma omp parallel for if (parallel)
-        for (int64_t b = 0; b < c.batch; ++b) {
-          if (s >= c.lengths[b]) continue;
-          const int64_t t = c.timeAt(s, d, b);
-          updateAndReset(b, t);
-          T* gr = gates.data() + b * G;
-          T* cand = gr + 2 * H;
-          const T* xr = xw.data() + c.row(t, b) * G + 2 * H;
-          for (int64_t j = 0; j < H; ++j) cand[j] = xr[j] + gr[H + j] * (cand[j] + (rbh ? rbh[j] : T(0)));
-          finish(b, t, cand);
-        }
+        NNC_PARALLEL_FOR_IF(parallel,
+          for (int64_t b = 0; b < c.batch; ++b) {
+            if (s >= c.lengths[b]) continue;
+            const int64_t t = c.timeAt(s, d, b);
+            updateAndReset(b, t);
+            T* gr = gates.data() + b * G;
+            T* cand = gr + 2 * H;
+            const T* xr = xw.data() + c.row(t, b) * G + 2 * H;
+            for (int64_t j = 0; j < H; ++j) cand[j] = xr[j] + gr[H + j] * (cand[j] + (rbh ? rbh[j] : T(0)));
+            finish(b, t, cand);
+          });
       } else {
         gates.leftCols(2 * H).noalias() = h * R_zr.transpose();
-#pragma omp parallel for if (parallel)
-        for (int64_t b = 0; b < c.batch; ++b) {
-          T* rh = reset_h.data() + b * H;
-          if (s >= c.lengths[b]) {
-            std::fill_n(rh, H, T(0));
-            continue;
-          }
-          updateAndReset(b, c.timeAt(s, d, b));
-          const T* rg = gates.data() + b * G + H;
-          const T* hp = h.data() + b * H;
-          for (int64_t j = 0; j < H; ++j) rh[j] = rg[j] * hp[j];
-        }
+        NNC_PARALLEL_FOR_IF(parallel,
+          for (int64_t b = 0; b < c.batch; ++b) {
+            T* rh = reset_h.data() + b * H;
+            if (s >= c.lengths[b]) {
+              std::fill_n(rh, H, T(0));
+              continue;
+            }
+            updateAndReset(b, c.timeAt(s, d, b));
+            const T* rg = gates.data() + b * G + H;
+            const T* hp = h.data() + b * H;
+            for (int64_t j = 0; j < H; ++j) rh[j] = rg[j] * hp[j];
+          });
         gates_h.noalias() = reset_h * R_h.transpose();
-#pragma omp parallel for if (parallel)
-        for (int64_t b = 0; b < c.batch; ++b) {
-          if (s >= c.lengths[b]) continue;
-          const int64_t t = c.timeAt(s, d, b);
-          T* cand = gates_h.data() + b * H;
-          const T* xr = xw.data() + c.row(t, b) * G + 2 * H;
-          for (int64_t j = 0; j < H; ++j) cand[j] += xr[j];
-          finish(b, t, cand);
-        }
+        NNC_PARALLEL_FOR_IF(parallel,
+          for (int64_t b = 0; b < c.batch; ++b) {
+            if (s >= c.lengths[b]) continue;
+            const int64_t t = c.timeAt(s, d, b);
+            T* cand = gates_h.data() + b * H;
+            const T* xr = xw.data() + c.row(t, b) * G + 2 * H;
+            for (int64_t j = 0; j < H; ++j) cand[j] += xr[j];
+            finish(b, t, cand);
+          });
       }
     }
     if (yh != nullptr) storeState<T>(c, h, d, yh);

@@ -32,6 +32,7 @@ Status lstmTyped(KernelContext& ctx, const Config& c) {
   if (ctx.outputWanted(1)) ctx.setOutput(1, allocate<T>(x.dtype, c.stateShape(), &yh));
   if (ctx.outputWanted(2)) ctx.setOutput(2, allocate<T>(x.dtype, c.stateShape(), &yc));
 
+  const bool plain_gates = peep == nullptr && !input_forget;
   std::vector<T> xw(static_cast<size_t>(c.seq * c.batch * G));
   RowMatrix<T> gates(c.batch, G);
   for (int64_t d = 0; d < c.directions; ++d) {
@@ -42,6 +43,9 @@ Status lstmTyped(KernelContext& ctx, const Config& c) {
       for (int64_t j = 0; j < G; ++j) bsum[j] = b[j] + b[G + j];  // Wb + Rb
     }
     projectInput<T>(c, x, w, d, 4, bias ? bsum.data() : nullptr, xw.data());
+    // The per-step product h * R^T is small (batch x hidden x 4 hidden): on this thread, not in
+    // Eigen's threaded GEMM, whose per-product thread start and barriers cost more than it saves.
+    const SerialEigenScope serial_steps(double(c.batch) * double(G) * double(H) < double(1 << 20));
     ConstMatrixMap<T> R(r.dataAs<T>() + d * G * H, G, H);
     RowMatrix<T> h = initialState<T>(c, init_h, d);
     RowMatrix<T> cell = initialState<T>(c, init_c, d);
@@ -52,41 +56,49 @@ Status lstmTyped(KernelContext& ctx, const Config& c) {
 
     for (int64_t s = 0; s < c.max_len; ++s) {
       gates.noalias() = h * R.transpose();
-#pragma omp parallel for if (c.batch * H > kMinParallelWork)
-      for (int64_t b = 0; b < c.batch; ++b) {
-        if (s >= c.lengths[b]) continue;  // this sequence is done: its state stays
-        const int64_t t = c.timeAt(s, d, b);
-        T* gr = gates.data() + b * G;
-        const T* xr = xw.data() + c.row(t, b) * G;
-        for (int64_t j = 0; j < G; ++j) gr[j] += xr[j];
-        T *gi = gr, *go = gr + H, *gf = gr + 2 * H, *gc = gr + 3 * H;
-        T* cp = cell.data() + b * H;
-        T* hp = h.data() + b * H;
-        if (p != nullptr)
-          for (int64_t j = 0; j < H; ++j) {
-            gi[j] += p[j] * cp[j];
-            gf[j] += p[2 * H + j] * cp[j];
+      NNC_PARALLEL_FOR_IF(c.batch * H > kMinParallelWork,
+        for (int64_t b = 0; b < c.batch; ++b) {
+          if (s >= c.lengths[b]) continue;  // this sequence is done: its state stays
+          const int64_t t = c.timeAt(s, d, b);
+          T* gr = gates.data() + b * G;
+          const T* xr = xw.data() + c.row(t, b) * G;
+          for (int64_t j = 0; j < G; ++j) gr[j] += xr[j];
+          T *gi = gr, *go = gr + H, *gf = gr + 2 * H, *gc = gr + 3 * H;
+          T* cp = cell.data() + b * H;
+          T* hp = h.data() + b * H;
+          if (plain_gates) {
+            // i, o, f are contiguous and none depends on the cell: one activation call for all three.
+            clipValues(c, gi, 3 * H);
+            f.apply(gi, 3 * H);
+          } else {
+            if (p != nullptr)
+              for (int64_t j = 0; j < H; ++j) {
+                gi[j] += p[j] * cp[j];
+                gf[j] += p[2 * H + j] * cp[j];
+              }
+            clipValues(c, gi, H);
+            f.apply(gi, H);
+            if (input_forget) {
+              for (int64_t j = 0; j < H; ++j) gf[j] = T(1) - gi[j];  // coupled gates, as ONNX Runtime
+            } else {
+              clipValues(c, gf, H);
+              f.apply(gf, H);
+            }
           }
-        clipValues(c, gi, H);
-        f.apply(gi, H);
-        if (input_forget) {
-          for (int64_t j = 0; j < H; ++j) gf[j] = T(1) - gi[j];  // coupled gates, as ONNX Runtime
-        } else {
-          clipValues(c, gf, H);
-          f.apply(gf, H);
-        }
-        clipValues(c, gc, H);
-        g.apply(gc, H);
-        for (int64_t j = 0; j < H; ++j) cp[j] = gf[j] * cp[j] + gi[j] * gc[j];
-        if (p != nullptr)
-          for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * cp[j];  // output peephole sees the new cell
-        clipValues(c, go, H);
-        f.apply(go, H);
-        std::copy_n(cp, H, gc);  // gc is free now: h(C_t) in place
-        hact.apply(gc, H);
-        for (int64_t j = 0; j < H; ++j) hp[j] = go[j] * gc[j];
-        if (y != nullptr) std::copy_n(hp, H, y + c.yOffset(t, d, b));
-      }
+          clipValues(c, gc, H);
+          g.apply(gc, H);
+          for (int64_t j = 0; j < H; ++j) cp[j] = gf[j] * cp[j] + gi[j] * gc[j];
+          if (!plain_gates) {
+            if (p != nullptr)
+              for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * cp[j];  // output peephole sees the new cell
+            clipValues(c, go, H);
+            f.apply(go, H);
+          }
+          std::copy_n(cp, H, gc);  // gc is free now: h(C_t) in place
+          hact.apply(gc, H);
+          for (int64_t j = 0; j < H; ++j) hp[j] = go[j] * gc[j];
+          if (y != nullptr) std::copy_n(hp, H, y + c.yOffset(t, d, b));
+        });
     }
     if (yh != nullptr) storeState<T>(c, h, d, yh);
     if (yc != nullptr) storeState<T>(c, cell, d, yc);

@@ -33,23 +33,24 @@ Status rnnTyped(KernelContext& ctx, const Config& c) {
       for (int64_t j = 0; j < H; ++j) bsum[j] = b[j] + b[H + j];
     }
     projectInput<T>(c, x, w, d, 1, bias ? bsum.data() : nullptr, xw.data());
+    const SerialEigenScope serial_steps(double(c.batch) * double(1 * c.hidden) * double(c.hidden) < double(1 << 20));  // see rnn_lstm.cpp
     ConstMatrixMap<T> R(r.dataAs<T>() + d * H * H, H, H);
     RowMatrix<T> h = initialState<T>(c, init_h, d);
     const Activation& f = c.activations[d];
     for (int64_t s = 0; s < c.max_len; ++s) {
       pre.noalias() = h * R.transpose();
-#pragma omp parallel for if (c.batch * H > kMinParallelWork)
-      for (int64_t b = 0; b < c.batch; ++b) {
-        if (s >= c.lengths[b]) continue;
-        const int64_t t = c.timeAt(s, d, b);
-        T* pr = pre.data() + b * H;
-        const T* xr = xw.data() + c.row(t, b) * H;
-        for (int64_t j = 0; j < H; ++j) pr[j] += xr[j];
-        clipValues(c, pr, H);
-        f.apply(pr, H);
-        std::copy_n(pr, H, h.data() + b * H);
-        if (y != nullptr) std::copy_n(pr, H, y + c.yOffset(t, d, b));
-      }
+      NNC_PARALLEL_FOR_IF(c.batch * H > kMinParallelWork,
+        for (int64_t b = 0; b < c.batch; ++b) {
+          if (s >= c.lengths[b]) continue;
+          const int64_t t = c.timeAt(s, d, b);
+          T* pr = pre.data() + b * H;
+          const T* xr = xw.data() + c.row(t, b) * H;
+          for (int64_t j = 0; j < H; ++j) pr[j] += xr[j];
+          clipValues(c, pr, H);
+          f.apply(pr, H);
+          std::copy_n(pr, H, h.data() + b * H);
+          if (y != nullptr) std::copy_n(pr, H, y + c.yOffset(t, d, b));
+        });
     }
     if (yh != nullptr) storeState<T>(c, h, d, yh);
   }

@@ -48,13 +48,13 @@ Status gather(KernelContext& ctx) {
       const T* src = reinterpret_cast<const T*>(in);
       T* dst = reinterpret_cast<T*>(out);
       const int64_t dim = data->shape[axis];
-#pragma omp parallel for if (tasks > kMinParallelWork)
-      for (int64_t t = 0; t < tasks; ++t) dst[t] = src[(t / n) * dim + idx[static_cast<size_t>(t % n)]];
+      NNC_PARALLEL_FOR_IF(tasks > kMinParallelWork,
+        for (int64_t t = 0; t < tasks; ++t) dst[t] = src[(t / n) * dim + idx[static_cast<size_t>(t % n)]];);
     });
   } else {
-#pragma omp parallel for if (tasks * block > 4 * kMinParallelWork && tasks > 1)
-    for (int64_t t = 0; t < tasks; ++t)
-      std::memcpy(out + t * block, in + (t / n) * row + idx[static_cast<size_t>(t % n)] * block, static_cast<size_t>(block));
+    NNC_PARALLEL_FOR_IF(tasks * block > 4 * kMinParallelWork && tasks > 1,
+      for (int64_t t = 0; t < tasks; ++t)
+        std::memcpy(out + t * block, in + (t / n) * row + idx[static_cast<size_t>(t % n)] * block, static_cast<size_t>(block)););
   }
   ctx.setOutput(0, std::move(result));
   return Status::ok();
@@ -107,8 +107,8 @@ Status gatherElements(KernelContext& ctx) {
     const T* src = data->dataAs<T>();
     T* dst = reinterpret_cast<T*>(out);
     const auto n = static_cast<int64_t>(offsets.size());
-#pragma omp parallel for if (n > kMinParallelWork)
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[offsets[static_cast<size_t>(i)]];
+    NNC_PARALLEL_FOR_IF(n > kMinParallelWork,
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[offsets[static_cast<size_t>(i)]];);
   });
   ctx.setOutput(0, std::move(result));
   return Status::ok();
@@ -163,9 +163,9 @@ Status gatherNd(KernelContext& ctx) {
   Tensor result = Tensor::uninitialized(data->dtype, plan.out_shape, &out);
   const int64_t block = plan.slice * static_cast<int64_t>(esize);
   const auto n = static_cast<int64_t>(plan.offsets.size());
-#pragma omp parallel for if (n * block > 4 * kMinParallelWork && n > 1)
-  for (int64_t t = 0; t < n; ++t)
-    std::memcpy(out + t * block, data->bytes() + plan.offsets[static_cast<size_t>(t)] * static_cast<int64_t>(esize), static_cast<size_t>(block));
+  NNC_PARALLEL_FOR_IF(n * block > 4 * kMinParallelWork && n > 1,
+    for (int64_t t = 0; t < n; ++t)
+      std::memcpy(out + t * block, data->bytes() + plan.offsets[static_cast<size_t>(t)] * static_cast<int64_t>(esize), static_cast<size_t>(block)););
   ctx.setOutput(0, std::move(result));
   return Status::ok();
 }

@@ -119,13 +119,13 @@ Status concat(KernelContext& ctx) {
   Tensor result = Tensor::uninitialized(first.dtype, out_shape, &out);
   const auto k = static_cast<int64_t>(inputs.size());
   const int64_t tasks = outer * k;
-#pragma omp parallel for if (outer * row > 4 * kMinParallelWork && tasks > 1)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t o = task / k;
-    const auto i = static_cast<size_t>(task % k);
-    if (block[i] > 0)
-      std::memcpy(out + o * row + offset[i], inputs[i]->bytes() + o * block[i], static_cast<size_t>(block[i]));
-  }
+  NNC_PARALLEL_FOR_IF(outer * row > 4 * kMinParallelWork && tasks > 1,
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t o = task / k;
+      const auto i = static_cast<size_t>(task % k);
+      if (block[i] > 0)
+        std::memcpy(out + o * row + offset[i], inputs[i]->bytes() + o * block[i], static_cast<size_t>(block[i]));
+    });
   ctx.setOutput(0, std::move(result));
   return Status::ok();
 }
@@ -176,9 +176,9 @@ Status split(KernelContext& ctx) {
       uint8_t* out = nullptr;
       Tensor result = Tensor::uninitialized(x->dtype, shape, &out);
       const uint8_t* in = x->bytes() + start * inner;
-#pragma omp parallel for if (outer * block > 4 * kMinParallelWork && outer > 1)
-      for (int64_t o = 0; o < outer; ++o)
-        if (block > 0) std::memcpy(out + o * block, in + o * row, static_cast<size_t>(block));
+      NNC_PARALLEL_FOR_IF(outer * block > 4 * kMinParallelWork && outer > 1,
+        for (int64_t o = 0; o < outer; ++o)
+          if (block > 0) std::memcpy(out + o * block, in + o * row, static_cast<size_t>(block)););
       ctx.setOutput(static_cast<size_t>(i), std::move(result));
     }
     start += sizes[static_cast<size_t>(i)];

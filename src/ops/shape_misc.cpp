@@ -58,18 +58,18 @@ Status trilu(KernelContext& ctx) {
   uint8_t* out = nullptr;
   Tensor result = Tensor::uninitialized(x->dtype, x->shape, &out);
   const uint8_t* in = x->bytes();
-#pragma omp parallel for if (all_rows * cols * static_cast<int64_t>(esize) > 4 * kMinParallelWork)
-  for (int64_t r = 0; r < all_rows; ++r) {
-    const int64_t i = r % rows;
-    // Kept columns [lo, hi): upper keeps j >= i + k, lower keeps j <= i + k.
-    const int64_t lo = upper ? std::clamp<int64_t>(i + k, 0, cols) : 0;
-    const int64_t hi = upper ? cols : std::clamp<int64_t>(i + k + 1, 0, cols);
-    uint8_t* dst = out + r * cols * static_cast<int64_t>(esize);
-    const uint8_t* src = in + r * cols * static_cast<int64_t>(esize);
-    const auto e = static_cast<int64_t>(esize);
-    std::memset(dst, 0, static_cast<size_t>(cols * e));
-    if (hi > lo) std::memcpy(dst + lo * e, src + lo * e, static_cast<size_t>((hi - lo) * e));
-  }
+  NNC_PARALLEL_FOR_IF(all_rows * cols * static_cast<int64_t>(esize) > 4 * kMinParallelWork,
+    for (int64_t r = 0; r < all_rows; ++r) {
+      const int64_t i = r % rows;
+      // Kept columns [lo, hi): upper keeps j >= i + k, lower keeps j <= i + k.
+      const int64_t lo = upper ? std::clamp<int64_t>(i + k, 0, cols) : 0;
+      const int64_t hi = upper ? cols : std::clamp<int64_t>(i + k + 1, 0, cols);
+      uint8_t* dst = out + r * cols * static_cast<int64_t>(esize);
+      const uint8_t* src = in + r * cols * static_cast<int64_t>(esize);
+      const auto e = static_cast<int64_t>(esize);
+      std::memset(dst, 0, static_cast<size_t>(cols * e));
+      if (hi > lo) std::memcpy(dst + lo * e, src + lo * e, static_cast<size_t>((hi - lo) * e));
+    });
   ctx.setOutput(0, std::move(result));
   return Status::ok();
 }

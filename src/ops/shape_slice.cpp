@@ -228,26 +228,26 @@ Status pad(KernelContext& ctx) {
     const T* in = x->dataAs<T>();
     T* o = reinterpret_cast<T*>(out);
     const int64_t* map = col_map.data();
-#pragma omp parallel for if (total * static_cast<int64_t>(sizeof(T)) > 4 * kMinParallelWork)
-    for (int64_t r = 0; r < rows; ++r) {
-      T* dst = o + r * cols;
-      int64_t rem = r, src = 0;
-      bool constant_row = false;
-      for (size_t d = last; d-- > 0;) {
-        const int64_t m = padSource(rem % out_shape[d], begin[d], x->shape[d], mode);
-        rem /= out_shape[d];
-        if (m < 0) constant_row = true;
-        src += m * in_strides[d];
-      }
-      if (constant_row) {
-        for (int64_t j = 0; j < cols; ++j) dst[j] = c;
-        continue;
-      }
-      const T* row = in + src;
-      for (int64_t j = 0; j < lo; ++j) dst[j] = map[j] < 0 ? c : row[map[j]];
-      if (hi > lo) std::memcpy(dst + lo, row + map[lo], sizeof(T) * static_cast<size_t>(hi - lo));
-      for (int64_t j = hi; j < cols; ++j) dst[j] = map[j] < 0 ? c : row[map[j]];
-    }
+    NNC_PARALLEL_FOR_IF(total * static_cast<int64_t>(sizeof(T)) > 4 * kMinParallelWork,
+      for (int64_t r = 0; r < rows; ++r) {
+        T* dst = o + r * cols;
+        int64_t rem = r, src = 0;
+        bool constant_row = false;
+        for (size_t d = last; d-- > 0;) {
+          const int64_t m = padSource(rem % out_shape[d], begin[d], x->shape[d], mode);
+          rem /= out_shape[d];
+          if (m < 0) constant_row = true;
+          src += m * in_strides[d];
+        }
+        if (constant_row) {
+          for (int64_t j = 0; j < cols; ++j) dst[j] = c;
+          continue;
+        }
+        const T* row = in + src;
+        for (int64_t j = 0; j < lo; ++j) dst[j] = map[j] < 0 ? c : row[map[j]];
+        if (hi > lo) std::memcpy(dst + lo, row + map[lo], sizeof(T) * static_cast<size_t>(hi - lo));
+        for (int64_t j = hi; j < cols; ++j) dst[j] = map[j] < 0 ? c : row[map[j]];
+      });
   });
   ctx.setOutput(0, std::move(result));
   return Status::ok();

@@ -90,66 +90,66 @@ void copyRows(const T* in, T* out, const std::vector<int64_t>& shape, const std:
   const int64_t chunks = (cols + col_chunk - 1) / col_chunk;
   const int64_t tasks = outer * blocks * chunks;
   const int64_t bytes = outer * rows * cols * static_cast<int64_t>(sizeof(T));
-#pragma omp parallel for if (bytes > kParallelBytes && tasks > 1)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t c0 = (task % chunks) * col_chunk, c1 = std::min(cols, c0 + col_chunk);
-    const int64_t block = (task / chunks) % blocks;
-    int64_t o = task / (chunks * blocks), ioff = 0, ooff = 0;
-    for (size_t d = outer_dims; d-- > 0;) {
-      const int64_t idx = o % shape[d];
-      o /= shape[d];
-      ioff += idx * is[d];
-      ooff += idx * os[d];
-    }
-    const int64_t r0 = block * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
-    if (ics == 1 && ocs == 1) {
-      for (int64_t i = r0; i < r1; ++i)
-        std::memcpy(out + ooff + i * ors + c0, in + ioff + i * irs + c0, sizeof(T) * static_cast<size_t>(c1 - c0));
-    } else if (irs == 1 && ocs == 1) {
-      // A 2D transpose: walk tiles so that both the reads (down rows) and writes stay in cache.
-      for (int64_t j0 = c0; j0 < c1; j0 += kTile) {
-        const int64_t j1 = std::min(c1, j0 + kTile);
-        for (int64_t i0 = r0; i0 < r1; i0 += kTile) {
-          const int64_t i1 = std::min(r1, i0 + kTile);
-#ifdef __AVX2__
-          if constexpr (sizeof(T) == 4) {
+  NNC_PARALLEL_FOR_IF(bytes > kParallelBytes && tasks > 1,
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t c0 = (task % chunks) * col_chunk, c1 = std::min(cols, c0 + col_chunk);
+      const int64_t block = (task / chunks) % blocks;
+      int64_t o = task / (chunks * blocks), ioff = 0, ooff = 0;
+      for (size_t d = outer_dims; d-- > 0;) {
+        const int64_t idx = o % shape[d];
+        o /= shape[d];
+        ioff += idx * is[d];
+        ooff += idx * os[d];
+      }
+      const int64_t r0 = block * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+      if (ics == 1 && ocs == 1) {
+        for (int64_t i = r0; i < r1; ++i)
+          std::memcpy(out + ooff + i * ors + c0, in + ioff + i * irs + c0, sizeof(T) * static_cast<size_t>(c1 - c0));
+      } else if (irs == 1 && ocs == 1) {
+        // A 2D transpose: walk tiles so that both the reads (down rows) and writes stay in cache.
+        for (int64_t j0 = c0; j0 < c1; j0 += kTile) {
+          const int64_t j1 = std::min(c1, j0 + kTile);
+          for (int64_t i0 = r0; i0 < r1; i0 += kTile) {
+            const int64_t i1 = std::min(r1, i0 + kTile);
+  #ifdef __AVX2__
+            if constexpr (sizeof(T) == 4) {
+              if (i1 - i0 == kTile && j1 - j0 == kTile) {
+                for (int64_t a = 0; a < kTile; a += 8)
+                  for (int64_t b = 0; b < kTile; b += 8)
+                    transpose8x8(reinterpret_cast<const uint32_t*>(in + ioff + i0 + a + (j0 + b) * ics), ics,
+                                 reinterpret_cast<uint32_t*>(out + ooff + (i0 + a) * ors + j0 + b), ors);
+                continue;
+              }
+            }
+  #endif
             if (i1 - i0 == kTile && j1 - j0 == kTile) {
-              for (int64_t a = 0; a < kTile; a += 8)
-                for (int64_t b = 0; b < kTile; b += 8)
-                  transpose8x8(reinterpret_cast<const uint32_t*>(in + ioff + i0 + a + (j0 + b) * ics), ics,
-                               reinterpret_cast<uint32_t*>(out + ooff + (i0 + a) * ors + j0 + b), ors);
+              // Full tile through a local buffer: contiguous reads, then contiguous writes.
+              T tile[kTile][kTile];
+              for (int64_t j = 0; j < kTile; ++j) {
+                const T* src = in + ioff + i0 + (j0 + j) * ics;
+                for (int64_t i = 0; i < kTile; ++i) tile[j][i] = src[i];
+              }
+              for (int64_t i = 0; i < kTile; ++i) {
+                T* dst = out + ooff + (i0 + i) * ors + j0;
+                for (int64_t j = 0; j < kTile; ++j) dst[j] = tile[j][i];
+              }
               continue;
             }
-          }
-#endif
-          if (i1 - i0 == kTile && j1 - j0 == kTile) {
-            // Full tile through a local buffer: contiguous reads, then contiguous writes.
-            T tile[kTile][kTile];
-            for (int64_t j = 0; j < kTile; ++j) {
-              const T* src = in + ioff + i0 + (j0 + j) * ics;
-              for (int64_t i = 0; i < kTile; ++i) tile[j][i] = src[i];
+            for (int64_t i = i0; i < i1; ++i) {
+              T* dst = out + ooff + i * ors;
+              const T* src = in + ioff + i;
+              for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * ics];
             }
-            for (int64_t i = 0; i < kTile; ++i) {
-              T* dst = out + ooff + (i0 + i) * ors + j0;
-              for (int64_t j = 0; j < kTile; ++j) dst[j] = tile[j][i];
-            }
-            continue;
-          }
-          for (int64_t i = i0; i < i1; ++i) {
-            T* dst = out + ooff + i * ors;
-            const T* src = in + ioff + i;
-            for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * ics];
           }
         }
+      } else {
+        for (int64_t i = r0; i < r1; ++i) {
+          T* dst = out + ooff + i * ors;
+          const T* src = in + ioff + i * irs;
+          for (int64_t j = c0; j < c1; ++j) dst[j * ocs] = src[j * ics];
+        }
       }
-    } else {
-      for (int64_t i = r0; i < r1; ++i) {
-        T* dst = out + ooff + i * ors;
-        const T* src = in + ioff + i * irs;
-        for (int64_t j = c0; j < c1; ++j) dst[j * ocs] = src[j * ics];
-      }
-    }
-  }
+    });
 }
 
 }  // namespace
@@ -179,9 +179,9 @@ void copyStrided(const uint8_t* in, uint8_t* out, size_t esize, std::vector<int6
   if (s.size() == 1 && is[0] == 1 && os[0] == 1) {
     const int64_t total = s[0] * static_cast<int64_t>(esize);
     const int64_t chunk = 1 << 20, chunks = (total + chunk - 1) / chunk;
-#pragma omp parallel for if (chunks > 1)
-    for (int64_t c = 0; c < chunks; ++c)
-      std::memcpy(out + c * chunk, in + c * chunk, static_cast<size_t>(std::min(chunk, total - c * chunk)));
+    NNC_PARALLEL_FOR_IF(chunks > 1,
+      for (int64_t c = 0; c < chunks; ++c)
+        std::memcpy(out + c * chunk, in + c * chunk, static_cast<size_t>(std::min(chunk, total - c * chunk))););
     return;
   }
   dispatchBySize(esize, [&](auto zero) {
@@ -255,8 +255,8 @@ void fillElements(uint8_t* out, const uint8_t* value, size_t esize, int64_t coun
     T v;
     std::memcpy(&v, value, sizeof(T));
     T* o = reinterpret_cast<T*>(out);
-#pragma omp parallel for if (count > (1 << 18))
-    for (int64_t i = 0; i < count; ++i) o[i] = v;
+    NNC_PARALLEL_FOR_IF(count > (1 << 18),
+      for (int64_t i = 0; i < count; ++i) o[i] = v;);
   });
 }
 

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "nncompress/ir/half.h"
+#include "allocator_env.h"
 #include "openmp_env.h"
 #include "qdq_fusion.h"
 #include "nncompress/ir/sparse.h"
@@ -36,6 +37,7 @@ struct Step {
   std::vector<int> outputs;  // -1 for omitted outputs
   std::vector<int> release;  // local slots whose last use is this step
   std::vector<const Value*> output_values;  // what `outputs` hold (a fused step's node has none)
+  const Tensor* folded = nullptr;  // a Constant node's value, computed once at planning
 };
 
 struct Session::Plan {
@@ -46,6 +48,7 @@ struct Session::Plan {
   std::vector<ValueRef> output_refs;                      // graph outputs in order
   std::vector<std::pair<int, const Tensor*>> constants;  // initializers
   std::deque<Tensor> densified;  // dense forms of the sparse initializers (stable addresses)
+  std::deque<Tensor> folded;     // values of the Constant nodes (stable addresses)
   int slot_count = 0;
 };
 
@@ -188,6 +191,15 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
                          std::to_string(step.opset) + ")";
       if (std::find(missing.begin(), missing.end(), name) == missing.end()) missing.push_back(name);
     }
+    // Constant nodes (weights of exported RNN/VAD models sit in hundreds of them, many inside
+    // If branches) are evaluated here once; a run only stores the value in its slot.
+    if (step.def != nullptr && node->op_type == "Constant" && node->domain.empty() && step.outputs.size() == 1) {
+      KernelContext ctx(*node, step.opset, {}, 1, 1, nullptr);
+      if (step.def->forward(ctx).isOk() && ctx.outputs()[0].dtype != DType::kUndefined) {
+        plan->folded.push_back(std::move(ctx.outputs()[0]));
+        step.folded = &plan->folded.back();
+      }
+    }
     for (const Value* v : reads)
       if (v->graph() == &graph) last_use[v] = i;
     plan->steps.push_back(std::move(step));
@@ -215,6 +227,7 @@ Status Session::planGraph(const Graph& graph, std::vector<std::string>& missing)
 Expected<std::unique_ptr<Session>> Session::create(const Model& model, SessionOptions options) {
   std::unique_ptr<Session> session(new Session(model, options));
   spdlog::debug("session: OpenMP threads wait with {}", openMpWaitPolicy());
+  spdlog::debug("session: tensor allocation with {}", tuneTensorAllocator());
   std::vector<std::string> missing;
   NNC_RETURN_IF_ERROR(session->planGraph(*model.graph, missing));
   if (!missing.empty()) {
@@ -305,15 +318,23 @@ Expected<std::vector<Tensor>> Session::runPlan(const Plan& plan, std::vector<Ten
   const int threads = options_.threads > 0 ? options_.threads : omp_get_num_procs();
 
   for (const Step& step : plan.steps) {
+    if (step.folded != nullptr) {
+      if (step.outputs[0] >= 0) {
+        if (observer != nullptr) (*observer)(*step.output_values[0], *step.folded);
+        frame.slots[static_cast<size_t>(step.outputs[0])] = *step.folded;
+      }
+      for (int slot : step.release) frame.slots[static_cast<size_t>(slot)] = Tensor();
+      continue;
+    }
     std::vector<const Tensor*> in;
     in.reserve(step.inputs.size());
-    std::vector<Tensor> upcast;
-    upcast.reserve(step.inputs.size());
+    std::vector<Tensor> upcast;  // reserved on first use only: most steps have no half inputs
     DType half = DType::kUndefined;
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       const Tensor* t = lookup(step.inputs[i], step.node->input(i));
       if (t != nullptr && t->dtype == DType::kUndefined) t = nullptr;
       if (t != nullptr && !step.def->native_half && isHalf(t->dtype)) {
+        if (upcast.empty()) upcast.reserve(step.inputs.size());  // no reallocation: `in` keeps pointers
         half = t->dtype;
         upcast.push_back(convertHalfToFloat(*t));
         t = &upcast.back();

@@ -93,6 +93,44 @@ void checkConv(const ConvCase& k) {
   expectNear(values((*out)[0]), want);
 }
 
+// The same case as a 1-D conv (input N x C x W): k must have h == kh == 1 and no padding,
+// stride or dilation on the height axis; the naive 2-D result over one row is the reference.
+void checkConv1d(const ConvCase& k) {
+  ASSERT_TRUE(k.h == 1 && k.kh == 1 && k.sh == 1 && k.dh == 1 && k.pt == 0 && k.pb == 0);
+  const auto x = pattern(k.n * k.c * k.w, 4), w = pattern(k.m * (k.c / k.group) * k.kw, 5), b = pattern(k.m, 6);
+  int64_t OH, OW;
+  const auto want = naiveConv(k, x, w, b, &OH, &OW);
+  const std::string text = "<ir_version: 8, opset_import: [\"\" : 17]>\ng (float[N,C,W] x, float[M,K,KW] w, float[M] b) => (float y) {\n"
+                           "  y = Conv<strides = " + ints({k.sw}) + ", dilations = " + ints({k.dw}) + ", pads = " + ints({k.pl, k.pr}) +
+                           ", group = " + std::to_string(k.group) + ">(x, w, b)\n}\n";
+  auto out = runText(text, {{"x", floats({k.n, k.c, k.w}, x)}, {"w", floats({k.m, k.c / k.group, k.kw}, w)}, {"b", floats({k.m}, b)}});
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ((*out)[0].shape, (std::vector<int64_t>{k.n, k.m, OW}));
+  expectNear(values((*out)[0]), want);
+}
+
+TEST(NnOps, Conv1dDepthwiseAndSmallOutputBatchesMatchNaive) {
+  // 1-D depthwise (direct kernel over one-row planes): padded, strided, dilated, 1-17 outputs.
+  checkConv1d({1, 258, 1, 4, 258, 1, 5, 1, 1, 1, 1, 0, 2, 0, 2, 258});
+  checkConv1d({3, 16, 1, 2, 16, 1, 5, 1, 1, 1, 1, 0, 2, 0, 2, 16});
+  checkConv1d({2, 5, 1, 40, 5, 1, 3, 1, 2, 1, 3, 0, 1, 0, 4, 5});
+  // Batches with few outputs per sample: one GEMM over the batch (strided STFT-like, pointwise).
+  checkConv1d({4, 1, 1, 48, 9, 1, 16, 1, 8, 1, 1, 0, 0, 0, 0, 1});
+  checkConv1d({32, 32, 1, 1, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1});
+  checkConv1d({5, 6, 1, 3, 7, 1, 3, 1, 1, 1, 2, 0, 2, 0, 1, 1});
+  // Grouped (not depthwise) stays on the per-group path.
+  checkConv1d({3, 4, 1, 6, 6, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2});
+  // 1-4 outputs per GEMM: dot products instead of a packed GEMM (batch 1; per group).
+  checkConv1d({1, 65, 1, 3, 128, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1});
+  checkConv1d({2, 4, 1, 2, 6, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2});
+  checkConv1d({1, 1, 1, 288, 130, 1, 128, 1, 64, 1, 1, 0, 0, 0, 0, 1});
+}
+
+TEST(NnOps, SmallOutputBatchedConvMatchesNaive) {
+  checkConv({4, 5, 4, 4, 7, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1});  // 2 x 2 outputs per sample
+  checkConv({6, 16, 2, 3, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1});  // pointwise, 6 outputs per sample
+}
+
 TEST(NnOps, DepthwiseConvMatchesNaive) {
   checkConv({1, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8});   // odd width: masked tail
   checkConv({2, 6, 11, 20, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6});   // stride 2, batch 2
@@ -141,6 +179,45 @@ g (float[1,2,2,2] x, float[2,1,2,2] w, float[2] b) => (float y) { y = ConvTransp
   EXPECT_EQ(y[25 + 0], 110);         // group 1: 5 * 2 + 100
   EXPECT_EQ(y[25 + 3 * 5 + 3], 116);  // 8 * 2 + 100
   EXPECT_EQ(y[25 + 24], 100);
+}
+
+// Naive 2-D max pooling (floor mode; padding never wins), the reference for MaxPool's row path.
+std::vector<float> naiveMaxPool(const ConvCase& k, const std::vector<float>& x, int64_t* ow_out) {
+  const int64_t OH = (k.h + k.pt + k.pb - ((k.kh - 1) * k.dh + 1)) / k.sh + 1;
+  const int64_t OW = (k.w + k.pl + k.pr - ((k.kw - 1) * k.dw + 1)) / k.sw + 1;
+  std::vector<float> y;
+  for (int64_t p = 0; p < k.n * k.c; ++p)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        float best = -INFINITY;
+        for (int64_t i = 0; i < k.kh; ++i)
+          for (int64_t j = 0; j < k.kw; ++j) {
+            const int64_t ih = oh * k.sh - k.pt + i * k.dh, iw = ow * k.sw - k.pl + j * k.dw;
+            if (ih >= 0 && ih < k.h && iw >= 0 && iw < k.w) best = std::max(best, x[static_cast<size_t>((p * k.h + ih) * k.w + iw)]);
+          }
+        y.push_back(best);
+      }
+  *ow_out = OW;
+  return y;
+}
+
+TEST(NnOps, MaxPoolMatchesNaive) {
+  for (const ConvCase& k : std::vector<ConvCase>{
+           {1, 3, 28, 28, 3, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},   // 2x2 stride 2
+           {2, 2, 15, 17, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   // 3x3 stride 2, padded, odd sizes
+           {1, 2, 9, 23, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1, 3, 1},    // dilation 2, asymmetric pads
+           {1, 1, 4, 5, 1, 1, 5, 1, 3, 1, 1, 0, 4, 0, 4, 1}}) {  // no complete window in a row
+    const auto x = pattern(k.n * k.c * k.h * k.w, 7);
+    int64_t OW;
+    const auto want = naiveMaxPool(k, x, &OW);
+    const std::string text = "<ir_version: 8, opset_import: [\"\" : 17]>\ng (float[N,C,H,W] x) => (float y) {\n"
+                             "  y = MaxPool<kernel_shape = " + ints({k.kh, k.kw}) + ", strides = " + ints({k.sh, k.sw}) +
+                             ", dilations = " + ints({k.dh, k.dw}) + ", pads = " + ints({k.pt, k.pl, k.pb, k.pr}) + ">(x)\n}\n";
+    auto out = runText(text, {{"x", floats({k.n, k.c, k.h, k.w}, x)}});
+    ASSERT_TRUE(out.isOk()) << out.status().message();
+    EXPECT_EQ((*out)[0].shape.back(), OW);
+    expectNear(values((*out)[0]), want, 0.0f);
+  }
 }
 
 TEST(NnOps, MaxPoolIndicesColumnMajor) {

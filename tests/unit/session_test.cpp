@@ -35,6 +35,36 @@ g (float[3] x) => (float[3] z) <float[3] w = {1.0, -2.0, 3.0}> { z = Relu(y) y =
   EXPECT_EQ(seen, (std::vector<std::string>{"y", "z"}));
 }
 
+// Constant nodes are evaluated once when the session is planned; every run (and every If branch
+// run) must still see their values, and the observer must still see them as computed values.
+TEST(Session, ConstantNodesFoldedAtPlanningKeepTheirValuesAcrossRuns) {
+  Model model = importText(R"(
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[2] x, bool c) => (float[2] z) {
+  k = Constant<value = float[2] {10.0, 20.0}>()
+  y = Add(x, k)
+  z = If(c) <then_branch = t () => (float[2] a) { m = Constant<value = float[2] {2.0, 3.0}>() a = Mul(y, m) },
+             else_branch = e () => (float[2] b) { b = Identity(y) }>
+}
+)");
+  auto session = Session::create(model);
+  ASSERT_TRUE(session.isOk()) << session.status().message();
+  for (int run = 0; run < 3; ++run) {
+    const bool take = run != 1;
+    std::vector<std::pair<std::string, float>> seen;
+    ValueObserver observer = [&](const Value& v, const Tensor& t) { seen.emplace_back(v.name(), t.dataAs<float>()[0]); };
+    auto out = (*session)->run({{"x", Tensor::fromValues<float>(DType::kFloat, {2}, {1.0f, float(run)})},
+                                {"c", Tensor::fromValues<uint8_t>(DType::kBool, {}, {static_cast<uint8_t>(take)})}},
+                               &observer);
+    ASSERT_TRUE(out.isOk()) << out.status().message();
+    const float* z = (*out)[0].dataAs<float>();
+    EXPECT_EQ(z[0], take ? 22.0f : 11.0f) << "run " << run;
+    EXPECT_EQ(z[1], take ? (20.0f + run) * 3.0f : 20.0f + run) << "run " << run;
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen[0], (std::pair<std::string, float>{"k", 10.0f}));
+  }
+}
+
 TEST(Session, ListsEveryMissingKernelAtOnce) {
   Model model = importText(R"(
 <ir_version: 8, opset_import: ["" : 17, "custom" : 1]>
