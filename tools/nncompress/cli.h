@@ -63,5 +63,6 @@ Command addCalibrateCommand(CLI::App& root, GlobalOptions& global);
 Command addQuantizeCommand(CLI::App& root, GlobalOptions& global);
 Command addFinetuneCommand(CLI::App& root, GlobalOptions& global);
 Command addPipelineCommand(CLI::App& root, GlobalOptions& global);
+Command addBatchCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

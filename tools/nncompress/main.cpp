@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   commands.push_back(addQuantizeCommand(app, global));
   commands.push_back(addFinetuneCommand(app, global));
   commands.push_back(addPipelineCommand(app, global));
+  commands.push_back(addBatchCommand(app, global));
 
   try {
     app.parse(argc, argv);
