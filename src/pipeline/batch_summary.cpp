@@ -237,10 +237,9 @@ Status writeSummary(const BatchSummary& summary, const std::string& outdir) {
 }
 
 Expected<BatchSummary> mergeShards(const std::vector<std::string>& shard_dirs, const std::string& outdir, bool overwrite) {
+  // All summaries are read and checked before any folder is copied.
   BatchSummary merged;
-  std::error_code ec;
-  fs::create_directories(outdir, ec);
-  if (ec) return ioError(outdir + ": cannot create the folder: " + ec.message());
+  std::vector<size_t> shard_of_row;
   for (size_t s = 0; s < shard_dirs.size(); ++s) {
     const std::string path = (fs::path(shard_dirs[s]) / "summary.json").string();
     std::ifstream in(path);
@@ -257,26 +256,38 @@ Expected<BatchSummary> mergeShards(const std::vector<std::string>& shard_dirs, c
     if (s == 0) merged.pipeline = shard.pipeline;
     else if (shard.pipeline != merged.pipeline)
       return invalidArgument(path + ": ran '" + shard.pipeline + "', the first shard ran '" + merged.pipeline + "'");
-    const bool same_folder = fs::equivalent(shard_dirs[s], outdir, ec);
     for (BatchRow& row : shard.rows) {
-      const fs::path from = fs::path(shard_dirs[s]) / row.name;
-      const fs::path to = fs::path(outdir) / row.name;
-      if (!same_folder && fs::exists(from)) {
-        if (fs::exists(to)) {
-          if (!overwrite) return Status(ErrorCode::kOutputExists, to.string() + " exists (use --force to replace it)");
-          fs::remove_all(to, ec);
-        }
-        fs::copy(from, to, fs::copy_options::recursive, ec);
-        if (ec) return ioError(to.string() + ": cannot copy the shard's model folder: " + ec.message());
-      }
       merged.rows.push_back(std::move(row));
+      shard_of_row.push_back(s);
     }
   }
-  std::stable_sort(merged.rows.begin(), merged.rows.end(), [](const BatchRow& a, const BatchRow& b) { return a.name < b.name; });
-  for (size_t i = 1; i < merged.rows.size(); ++i)
-    if (merged.rows[i].name == merged.rows[i - 1].name)
-      return invalidArgument("--merge: model '" + merged.rows[i].name + "' is in two shards' summaries");
-  return merged;
+  std::vector<size_t> order(merged.rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return merged.rows[a].name < merged.rows[b].name; });
+  for (size_t i = 1; i < order.size(); ++i)
+    if (merged.rows[order[i]].name == merged.rows[order[i - 1]].name)
+      return invalidArgument("--merge: model '" + merged.rows[order[i]].name + "' is in two shards' summaries");
+  std::error_code ec;
+  fs::create_directories(outdir, ec);
+  if (ec) return ioError(outdir + ": cannot create the folder: " + ec.message());
+  BatchSummary sorted;
+  sorted.pipeline = merged.pipeline;
+  for (size_t i : order) {
+    const BatchRow& row = merged.rows[i];
+    const std::string& shard_dir = shard_dirs[shard_of_row[i]];
+    const fs::path from = fs::path(shard_dir) / row.name;
+    const fs::path to = fs::path(outdir) / row.name;
+    if (!fs::equivalent(shard_dir, outdir, ec) && fs::exists(from)) {
+      if (fs::exists(to)) {
+        if (!overwrite) return Status(ErrorCode::kOutputExists, to.string() + " exists (use --force to replace it)");
+        fs::remove_all(to, ec);
+      }
+      fs::copy(from, to, fs::copy_options::recursive, ec);
+      if (ec) return ioError(to.string() + ": cannot copy the shard's model folder: " + ec.message());
+    }
+    sorted.rows.push_back(row);
+  }
+  return sorted;
 }
 
 }  // namespace nnc

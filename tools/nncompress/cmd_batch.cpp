@@ -63,7 +63,8 @@ Expected<Dataset> randomDataset(const Session& session, const ZooEntry& entry, i
 // One model's pipeline; every error becomes the row's one-line reason.
 Expected<BatchRow> runModel(const BatchCliOptions& o, const GlobalOptions& global, const std::vector<PassSpec>& specs,
                             const ZooEntry& entry, const std::string& outdir) {
-  const int threads = o.jobs > 1 ? 1 : global.threads;
+  // --threads wins; else all cores for one job at a time, one thread each for parallel jobs.
+  const int threads = global.threads > 0 ? global.threads : o.jobs > 1 ? 1 : 0;
   NNC_ASSIGN_OR_RETURN(Model model, loadModel(entry.path));
   NNC_ASSIGN_OR_RETURN(auto session, Session::create(model, {threads, nullptr}));
   DataCliOptions data = modelData(o, entry);
@@ -189,6 +190,8 @@ Command addBatchCommand(CLI::App& root, GlobalOptions& global) {
   app->add_flag("--merge", options->merge, "Combine the output folders of shards into one summary in -o");
   app->add_option("--passes", options->passes, "The pipeline run on every model, as for `nncompress pipeline`");
   addDataOptions(app, options->data, true);
+  // Defaults for every model; models without any data get seeded random inputs instead.
+  app->get_option("--data")->required(false)->description("Default eval samples for every model ([INPUT=]PATH, as for `pipeline`); without: --random-samples");
   app->add_option("--calib-data", options->calib_data, "Default calibration data for every model (a manifest's calib_data replaces it)");
   app->add_option("--jobs", options->jobs, "Models run in parallel (each single-threaded when > 1)")->default_str("1")->check(CLI::PositiveNumber);
   app->add_option("--shard", options->shard, "Run only shard I of N (0-based): models at positions p with p % N == I in name order");
