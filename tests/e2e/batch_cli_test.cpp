@@ -145,7 +145,7 @@ TEST_F(BatchCli, ThreeShardsMergedEqualTheUnshardedRun) {
     // Name order: broken, cnn_bn, mlp, tiny_transformer -> shard 0 has broken and tiny_transformer.
     EXPECT_EQ(r.exit_code, i == 0 ? 8 : 0) << r.err;
     EXPECT_EQ(readSummary(out)["models"].size(), i == 0 ? 2u : 1u);
-    shards += " " + quote(out);
+    shards.append(" ").append(quote(out));
   }
   EXPECT_EQ(readSummary(root_ + "/shard1")["models"][0]["name"], "cnn_bn");
   auto merged = nnc("batch --merge" + shards + " -o " + quote(root_ + "/merged"));
