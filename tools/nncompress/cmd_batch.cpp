@@ -55,7 +55,7 @@ Expected<Dataset> randomDataset(const Session& session, const ZooEntry& entry, i
   random.seed = seed;
   NNC_ASSIGN_OR_RETURN(NamedTensors inputs, randomInputs(session, random));
   Dataset dataset;
-  for (auto& [name, tensor] : inputs) dataset.addInput(name, arraySource(std::move(tensor), "random inputs"));
+  for (auto& [name, tensor] : inputs) dataset.addInput(name, arraySource(std::move(tensor), "random input '" + name + "'"));
   NNC_RETURN_IF_ERROR(dataset.validate(session));
   return dataset;
 }
