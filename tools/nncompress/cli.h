@@ -64,5 +64,6 @@ Command addQuantizeCommand(CLI::App& root, GlobalOptions& global);
 Command addFinetuneCommand(CLI::App& root, GlobalOptions& global);
 Command addPipelineCommand(CLI::App& root, GlobalOptions& global);
 Command addRecommendCommand(CLI::App& root, GlobalOptions& global);
+Command addBatchCommand(CLI::App& root, GlobalOptions& global);
 
 }  // namespace nnc::cli

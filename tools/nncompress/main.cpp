@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   commands.push_back(addFinetuneCommand(app, global));
   commands.push_back(addPipelineCommand(app, global));
   commands.push_back(addRecommendCommand(app, global));
+  commands.push_back(addBatchCommand(app, global));
 
   try {
     app.parse(argc, argv);
