@@ -137,6 +137,21 @@ TEST_F(BatchCli, ParallelJobsGiveTheSameSummary) {
   EXPECT_EQ(withoutTimings(readSummary(root_ + "/jobs2")), withoutTimings(readSummary(root_ + "/all")));
 }
 
+// The same pipeline from a recipe file gives the same summary; a recipe with quality gates is
+// refused (batch does not apply them).
+TEST_F(BatchCli, RecipeGivesTheSameSummaryAsPasses) {
+  const std::string recipe = root_ + "/r.json", gated = root_ + "/gated.yaml";
+  test::writeFile(recipe, R"({"passes": ["canonicalize", "quantize"]})");
+  test::writeFile(gated, "passes: [canonicalize]\nfail_if: [size_ratio > 0.5]\n");
+  auto r = nnc("batch " + quote(zoo_) + " -o " + quote(root_ + "/recipe") + " --recipe " + quote(recipe) + evalData() + " --calib-data " +
+               quote(modelsDir() + "/data/fashion_mnist_calib_500_x.npy") + " --latency-runs 2 --threads 1");
+  EXPECT_EQ(r.exit_code, 8) << r.err;
+  EXPECT_EQ(withoutTimings(readSummary(root_ + "/recipe")), withoutTimings(readSummary(root_ + "/all")));
+  auto g = nnc("batch " + quote(zoo_) + " -o " + quote(root_ + "/gated") + " --recipe " + quote(gated) + evalData());
+  EXPECT_EQ(g.exit_code, 2);
+  EXPECT_NE(g.err.find("fail_if"), std::string::npos) << g.err;
+}
+
 TEST_F(BatchCli, ThreeShardsMergedEqualTheUnshardedRun) {
   std::string shards;
   for (int i = 0; i < 3; ++i) {
