@@ -130,6 +130,8 @@ std::string makeTempDir() {
 #include <gtest/gtest.h>
 #include <onnx/defs/parser.h>
 
+#include "nncompress/onnx/import.h"
+
 namespace nnc::test {
 
 onnx::ModelProto parseText(const char* text) {
@@ -138,6 +140,19 @@ onnx::ModelProto parseText(const char* text) {
   auto status = parser.Parse(model);
   EXPECT_TRUE(status.IsOK()) << status.ErrorMessage();
   return model;
+}
+
+Model importText(const char* text) {
+  onnx::ModelProto proto = parseText(text);
+  auto model = importModel(proto, "");
+  EXPECT_TRUE(model.isOk()) << model.status().message();
+  return std::move(model).value();
+}
+
+int countOps(const Model& model, const std::string& op) {
+  int n = 0;
+  forEachNode(*model.graph, [&](Node& node) { n += node.op_type == op ? 1 : 0; });
+  return n;
 }
 
 void writeFile(const std::string& path, const std::string& bytes) {

@@ -4,6 +4,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include "nncompress/ir/graph.h"
+
 #include <string>
 #include <vector>
 
@@ -30,6 +32,10 @@ std::string makeTempDir();
 namespace nnc::test {
 // A ModelProto from ONNX's text syntax (onnx::OnnxParser); fails the test on a parse error.
 onnx::ModelProto parseText(const char* text);
+// The same imported into nncompress's IR; fails the test on an import error.
+Model importText(const char* text);
+// Nodes of this op type in the model's graph and its subgraphs.
+int countOps(const Model& model, const std::string& op);
 // Writes bytes to a file.
 void writeFile(const std::string& path, const std::string& bytes);
 std::string readFile(const std::string& path);

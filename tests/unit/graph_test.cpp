@@ -8,12 +8,7 @@
 namespace nnc {
 namespace {
 
-Model importText(const char* text) {
-  onnx::ModelProto proto = test::parseText(text);
-  auto model = importModel(proto, "");
-  EXPECT_TRUE(model.isOk()) << model.status().message();
-  return std::move(model).value();
-}
+using test::importText;
 
 constexpr const char* kIfModel = R"(
 <ir_version: 8, opset_import: ["" : 17]>

@@ -123,12 +123,7 @@ void injectOutliers(Model& model, float factor) {
   }
 }
 
-Model importText(const char* text) {
-  onnx::ModelProto proto = test::parseText(text);
-  auto model = importModel(proto, "");
-  EXPECT_TRUE(model.isOk()) << model.status().message();
-  return std::move(model).value();
-}
+using test::importText;
 
 std::vector<float> constantValues(const Model& model, const std::string& name) {
   const Value* v = model.graph->findValue(name);
@@ -140,11 +135,7 @@ std::vector<float> constantValues(const Model& model, const std::string& name) {
   return std::vector<float>(t.dataAs<float>(), t.dataAs<float>() + t.elementCount());
 }
 
-int countOps(const Model& model, const std::string& op) {
-  int n = 0;
-  for (const Node* node : model.graph->nodes()) n += node->op_type == op ? 1 : 0;
-  return n;
-}
+using test::countOps;
 
 nlohmann::json quantizeRecord(const Model& model) {
   for (const auto& [key, value] : model.metadata_props)

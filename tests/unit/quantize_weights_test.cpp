@@ -16,18 +16,9 @@
 namespace nnc {
 namespace {
 
-Model importText(const char* text) {
-  onnx::ModelProto proto = test::parseText(text);
-  auto model = importModel(proto, "");
-  EXPECT_TRUE(model.isOk()) << model.status().message();
-  return std::move(model).value();
-}
+using test::importText;
 
-int countOps(const Model& model, const std::string& op) {
-  int n = 0;
-  forEachNode(*model.graph, [&](Node& node) { n += node.op_type == op ? 1 : 0; });
-  return n;
-}
+using test::countOps;
 
 #define SKIP_WITHOUT_ORT()                                                                   \
   do {                                                                                       \

@@ -10,12 +10,7 @@
 namespace nnc {
 namespace {
 
-Model importText(const char* text) {
-  onnx::ModelProto proto = test::parseText(text);
-  auto model = importModel(proto, "");
-  EXPECT_TRUE(model.isOk()) << model.status().message();
-  return std::move(model).value();
-}
+using test::importText;
 
 TEST(Session, RunsUnsortedGraphAndObservesIntermediates) {
   Model model = importText(R"(
